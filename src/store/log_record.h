@@ -1,0 +1,106 @@
+// The records of tally's append-only log: what the engine hands the store.
+//
+// Every change is a record; the store assigns each a sequence number in the
+// order it was appended. A window's balance is explained by the effects of the
+// event and ledger records that name it, and the engine's state is rebuilt by
+// replaying them after the latest checkpoint (docs/storage.md).
+//
+// Thread-safety: plain value types.
+#ifndef TALLY_STORE_LOG_RECORD_H_
+#define TALLY_STORE_LOG_RECORD_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/event.h"
+#include "core/subject.h"
+#include "core/tier.h"
+#include "core/time.h"
+
+namespace tally {
+
+// Whose window an effect changes: the event's subject, or the subject's org.
+enum class Scope : uint8_t { kSubject = 0, kOrg = 1 };
+
+std::string_view ScopeName(Scope scope);
+
+// One change to one window's balance. How `amount` applies depends on the
+// meter's aggregation and the record kind (see engine/window_state.h):
+// usage adds to `used` (sum, count, unique_count), or replaces it (max, latest);
+// holds add to `reserved`; grants and rollovers add to `granted`; resets add a
+// negative amount to `used`.
+struct Effect {
+  Scope scope = Scope::kSubject;
+  std::string meter;
+  Micros window_start = 0;
+  Micros window_end = 0;
+  int64_t amount = 0;
+  uint64_t unique_hash = 0;  // unique_count: the value counted
+  friend bool operator==(const Effect&, const Effect&) = default;
+};
+
+// An accepted event and the usage it added.
+struct EventRecord {
+  enum class Origin : uint8_t { kTrack = 0, kConsume = 1, kCommit = 2 };
+  Event event;  // event.time is resolved (never 0)
+  std::string org;  // the subject's org when it was counted, or empty
+  Micros received = 0;
+  uint64_t fingerprint = 0;  // of the event as the client sent it
+  Origin origin = Origin::kTrack;
+  std::string reservation_id;  // with kCommit: the hold it settles
+  std::vector<Effect> effects;
+  friend bool operator==(const EventRecord&, const EventRecord&) = default;
+};
+
+// A balance change that is not usage.
+struct LedgerRecord {
+  enum class Kind : uint8_t {
+    kHold = 0,      // a reservation holds `effects` (its request is `request`)
+    kRelease = 1,   // a reservation's hold dropped by the client
+    kExpire = 2,    // a reservation's hold dropped at its TTL
+    kGrant = 3,     // an admin credit: effects add to `granted`
+    kReset = 4,     // an admin reset: effects subtract `used`
+    kRollover = 5,  // unused units carried into the next window
+  };
+  Kind kind = Kind::kHold;
+  Micros time = 0;
+  std::string subject;
+  std::string org;
+  std::string reservation_id;
+  Micros expires_at = 0;       // kHold
+  Event request;               // kHold: the reservation request (its id dedups)
+  uint64_t fingerprint = 0;    // kHold: of the request as sent
+  std::vector<Effect> effects;
+  std::string actor;   // kGrant, kReset
+  std::string reason;  // kGrant, kReset
+  friend bool operator==(const LedgerRecord&, const LedgerRecord&) = default;
+};
+
+std::string_view LedgerKindName(LedgerRecord::Kind kind);
+
+// Registry changes: upserts of the current definition.
+struct SubjectRecord {
+  Subject subject;
+};
+struct OrgRecord {
+  Org org;
+};
+struct TierRecord {
+  Tier tier;
+};
+
+// A snapshot of the engine's counters; everything appended before it is
+// reflected in `blob` (the engine's own format).
+struct CheckpointRecord {
+  std::string blob;
+};
+
+using LogRecord = std::variant<EventRecord, LedgerRecord, SubjectRecord, OrgRecord,
+                               TierRecord, CheckpointRecord>;
+
+}  // namespace tally
+
+#endif  // TALLY_STORE_LOG_RECORD_H_
