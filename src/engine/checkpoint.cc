@@ -1,0 +1,253 @@
+// Checkpoints: a snapshot of every window and open reservation, written
+// through the store's log so that recovery replays only what follows it.
+//
+// Blob format (version 1), all integers as LEB128 varints, signed ones
+// zigzag-encoded, strings as length + bytes:
+//   "TCK1" meters:[name] accounts:[scope id windows:[meter start end used
+//   reserved granted latest_time uniques:[hash]]] reservations:[id subject org
+//   type expires_at holds:[scope meter start end amount]]
+#include <string>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "engine/engine.h"
+#include "engine/engine_internal.h"
+
+namespace tally {
+namespace {
+
+constexpr std::string_view kMagic = "TCK1";
+
+class BlobWriter {
+ public:
+  void U(uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<char>(v));
+  }
+  void S(int64_t v) { U((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+  void Str(std::string_view s) {
+    U(s.size());
+    out_.append(s);
+  }
+  void Raw(std::string_view s) { out_.append(s); }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class BlobReader {
+ public:
+  explicit BlobReader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  uint64_t U() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= in_.size()) return Fail();
+      const uint8_t b = static_cast<uint8_t>(in_[pos_++]);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    return Fail();
+  }
+  int64_t S() {
+    const uint64_t v = U();
+    return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
+  }
+  std::string Str() {
+    const uint64_t n = U();
+    if (!ok_ || n > in_.size() - pos_) return Fail(), std::string();
+    std::string s(in_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+  // A count that cannot exceed the bytes left (each item takes at least one).
+  uint64_t Count() {
+    const uint64_t n = U();
+    if (n > in_.size() - pos_) return Fail();
+    return n;
+  }
+  bool Expect(std::string_view s) {
+    if (in_.substr(pos_, s.size()) != s) return Fail(), false;
+    pos_ += s.size();
+    return true;
+  }
+  bool AtEnd() const { return pos_ == in_.size(); }
+
+ private:
+  uint64_t Fail() {
+    ok_ = false;
+    pos_ = in_.size();
+    return 0;
+  }
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+void WriteWindows(BlobWriter& w, const Account& account) {
+  uint64_t used = 0;
+  for (const WindowState& ws : account.windows) used += ws.window.start != ws.window.end;
+  w.U(static_cast<uint64_t>(account.scope));
+  w.Str(account.id);
+  w.U(used);
+  for (size_t m = 0; m < account.windows.size(); ++m) {
+    const WindowState& ws = account.windows[m];
+    if (ws.window.start == ws.window.end) continue;
+    w.U(m);
+    w.S(ws.window.start);
+    w.S(ws.window.end);
+    w.S(ws.used);
+    w.S(ws.reserved);
+    w.S(ws.granted);
+    w.S(ws.latest_time);
+    w.U(ws.uniques ? ws.uniques->size() : 0);
+    if (ws.uniques) {
+      for (uint64_t h : *ws.uniques) w.U(h);
+    }
+  }
+}
+
+}  // namespace
+
+std::string Engine::CheckpointBlob() {
+  BlobWriter w;
+  w.Raw(kMagic);
+  w.U(meters_.size());
+  for (const Meter& m : meters_) w.Str(m.name);
+  uint64_t accounts = 0;
+  for (const auto& stripe : stripes_) accounts += stripe->subjects.size() + stripe->orgs.size();
+  w.U(accounts);
+  for (const auto& stripe : stripes_) {
+    for (const auto& [id, e] : stripe->subjects) WriteWindows(w, e->account);
+    for (const auto& [id, e] : stripe->orgs) WriteWindows(w, e->account);
+  }
+  uint64_t open = 0;
+  for (const auto& [id, r] : reservations_) open += r->state == Reservation::State::kOpen;
+  w.U(open);
+  for (const auto& [id, r] : reservations_) {
+    if (r->state != Reservation::State::kOpen) continue;
+    w.Str(r->id);
+    w.Str(r->subject);
+    w.Str(r->org);
+    w.Str(r->type);
+    w.S(r->expires_at);
+    w.U(r->holds.size());
+    for (const Effect& h : r->holds) {
+      w.U(static_cast<uint64_t>(h.scope));
+      w.Str(h.meter);
+      w.S(h.window_start);
+      w.S(h.window_end);
+      w.S(h.amount);
+    }
+  }
+  return w.Take();
+}
+
+absl::Status Engine::LoadCheckpointBlob(const std::string& blob) {
+  auto corrupt = [](const std::string& what) {
+    return absl::DataLossError(absl::StrCat("checkpoint is corrupt (", what,
+                                            "); restore the data directory from a backup"));
+  };
+  BlobReader r(blob);
+  if (!r.Expect(kMagic)) return corrupt("unknown format");
+  std::vector<int> meter_map(r.Count());
+  for (int& m : meter_map) m = MeterIndexOf(meters_, r.Str());
+  const uint64_t accounts = r.Count();
+  for (uint64_t a = 0; a < accounts && r.ok(); ++a) {
+    const uint64_t scope = r.U();
+    const std::string id = r.Str();
+    Account* account = nullptr;
+    if (scope == static_cast<uint64_t>(Scope::kSubject)) {
+      if (FindSubject(id) == nullptr) {
+        stripes_[StripeIndex(StableHash(id))]->subjects[id] = NewSubjectEntry(id, 0);
+      }
+      account = &FindSubject(id)->account;
+    } else if (OrgEntry* org = FindOrg(id); org != nullptr) {
+      account = &org->account;
+    }
+    const uint64_t windows = r.Count();
+    for (uint64_t i = 0; i < windows && r.ok(); ++i) {
+      const uint64_t m = r.U();
+      WindowState ws;
+      ws.window.start = r.S();
+      ws.window.end = r.S();
+      ws.used = r.S();
+      ws.reserved = r.S();
+      ws.granted = r.S();
+      ws.latest_time = r.S();
+      const uint64_t uniques = r.Count();
+      if (uniques > 0) ws.uniques = std::make_unique<absl::flat_hash_set<uint64_t>>();
+      for (uint64_t u = 0; u < uniques && r.ok(); ++u) ws.uniques->insert(r.U());
+      if (m >= meter_map.size()) return corrupt("meter index");
+      if (account != nullptr && meter_map[m] >= 0) account->windows[meter_map[m]] = std::move(ws);
+    }
+  }
+  const uint64_t open = r.Count();
+  for (uint64_t i = 0; i < open && r.ok(); ++i) {
+    auto res = std::make_unique<Reservation>();
+    res->id = r.Str();
+    res->subject = r.Str();
+    res->org = r.Str();
+    res->type = r.Str();
+    res->expires_at = r.S();
+    const uint64_t holds = r.Count();
+    for (uint64_t h = 0; h < holds && r.ok(); ++h) {
+      Effect e;
+      e.scope = static_cast<Scope>(r.U() & 1);
+      e.meter = r.Str();
+      e.window_start = r.S();
+      e.window_end = r.S();
+      e.amount = r.S();
+      res->holds.push_back(std::move(e));
+    }
+    reservations_[res->id] = std::move(res);
+  }
+  if (!r.ok() || !r.AtEnd()) return corrupt("truncated");
+  return absl::OkStatus();
+}
+
+absl::Status Engine::WriteCheckpoint() {
+  absl::StatusOr<uint64_t> ticket;
+  {
+    StripeLocks locks(this);
+    locks.AddAll();
+    locks.Lock();
+    std::lock_guard<std::mutex> lock(reservations_mu_);
+    std::vector<LogRecord> records;
+    records.emplace_back(CheckpointRecord{CheckpointBlob()});
+    ticket = store_->Append(std::move(records));
+    records_since_checkpoint_.store(0, std::memory_order_relaxed);
+  }
+  if (!ticket.ok()) {
+    failed_.store(true);
+    return ticket.status();
+  }
+  absl::Status s = store_->WaitDurable(*ticket);
+  if (!s.ok()) failed_.store(true);
+  return s;
+}
+
+absl::Status Engine::Checkpoint() {
+  std::lock_guard<std::mutex> lock(checkpoint_mu_);
+  return WriteCheckpoint();
+}
+
+void Engine::MaybeCheckpoint() {
+  if (records_since_checkpoint_.load(std::memory_order_relaxed) <
+      static_cast<uint64_t>(checkpoint_every_)) {
+    return;
+  }
+  std::unique_lock<std::mutex> lock(checkpoint_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  if (records_since_checkpoint_.load(std::memory_order_relaxed) <
+      static_cast<uint64_t>(checkpoint_every_)) {
+    return;
+  }
+  WriteCheckpoint().IgnoreError();  // a failure marks the engine failed
+}
+
+}  // namespace tally

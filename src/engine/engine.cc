@@ -1,0 +1,661 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/engine_internal.h"
+
+namespace tally {
+
+int MeterIndexOf(const std::vector<Meter>& meters, const std::string& name) {
+  for (size_t i = 0; i < meters.size(); ++i) {
+    if (meters[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+Engine::Engine(const Config& config, Store* store, const Clock* clock)
+    : options_(config.engine),
+      default_tier_(config.default_tier),
+      auto_create_subjects_(config.auto_create_subjects),
+      strict_(config.storage.durability == Durability::kStrict),
+      checkpoint_every_(config.storage.checkpoint_every),
+      dedup_max_per_stripe_(static_cast<size_t>(
+          std::max<int64_t>(1, config.engine.dedup_max_entries / kStripes))),
+      meters_(config.meters),
+      store_(store),
+      clock_(clock) {
+  for (auto& stripe : stripes_) stripe = std::make_unique<Stripe>();
+}
+
+Engine::~Engine() = default;
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const Config& config, Store* store,
+                                                     const Clock* clock) {
+  std::unique_ptr<Engine> engine(new Engine(config, store, clock));
+  if (absl::Status s = engine->Recover(config); !s.ok()) return s;
+  return engine;
+}
+
+absl::Status Engine::ReplaceTiers(std::vector<Tier> defs) {
+  absl::StatusOr<std::vector<Tier>> resolved = ResolveTiers(defs);
+  if (!resolved.ok()) return resolved.status();
+  tier_defs_.clear();
+  for (Tier& t : defs) tier_defs_[t.name] = std::move(t);
+  tiers_.clear();
+  plans_.clear();
+  for (Tier& t : *resolved) {
+    plans_[t.name] = BuildPlan(t, meters_, Overrides());
+    tiers_[t.name] = std::move(t);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Recover(const Config& config) {
+  absl::StatusOr<Registry> registry = store_->LoadRegistry();
+  if (!registry.ok()) return registry.status();
+  // Stored definitions (changed at run time) win over the config file's.
+  {
+    absl::flat_hash_map<std::string, Tier> merged;
+    for (const Tier& t : config.tiers) merged[t.name] = t;
+    for (const Tier& t : registry->tiers) merged[t.name] = t;
+    std::vector<Tier> defs;
+    for (auto& [name, t] : merged) defs.push_back(std::move(t));
+    std::unique_lock<std::shared_mutex> lock(tiers_mu_);
+    if (absl::Status s = ReplaceTiers(std::move(defs)); !s.ok()) return s;
+    if (!tiers_.contains(default_tier_)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("default_tier \"", default_tier_, "\" is not a defined tier"));
+    }
+  }
+  auto put_org = [this](const Org& org) {
+    auto entry = std::make_unique<OrgEntry>();
+    entry->def = org;
+    entry->account.scope = Scope::kOrg;
+    entry->account.id = org.id;
+    BindAccount(entry->account, org.tier, org.timezone, org.anchor_day, org.overrides);
+    stripes_[StripeIndex(StableHash(org.id))]->orgs[org.id] = std::move(entry);
+  };
+  for (const Org& o : config.orgs) put_org(o);
+  for (const Org& o : registry->orgs) put_org(o);
+  auto put_subject = [this](const Subject& subject) {
+    auto entry = std::make_unique<SubjectEntry>();
+    entry->def = subject;
+    entry->account.scope = Scope::kSubject;
+    entry->account.id = subject.id;
+    BindAccount(entry->account, subject.tier, subject.timezone, subject.anchor_day,
+                subject.overrides);
+    stripes_[StripeIndex(StableHash(subject.id))]->subjects[subject.id] = std::move(entry);
+  };
+  for (const Subject& s : config.subjects) put_subject(s);
+  for (const Subject& s : registry->subjects) put_subject(s);
+
+  absl::StatusOr<std::optional<tally::Checkpoint>> checkpoint = store_->LoadCheckpoint();
+  if (!checkpoint.ok()) return checkpoint.status();
+  uint64_t after = 0;
+  if (checkpoint->has_value()) {
+    after = (*checkpoint)->seq;
+    if (absl::Status s = LoadCheckpointBlob((*checkpoint)->blob); !s.ok()) return s;
+  }
+  const Micros dedup_since = clock_->Now() - options_.dedup_window;
+  absl::Status s = store_->ScanDedup(dedup_since, after, [this](const DedupEntry& e) {
+    DedupIndex& dedup = stripes_[StripeIndex(e.id_hash)]->dedup;
+    if (dedup.Find(e.id_hash) == nullptr) {
+      dedup.Insert(e.id_hash, DedupIndex::Entry{e.fingerprint, e.received});
+    }
+  });
+  if (!s.ok()) return s;
+  s = store_->Replay(after, [this, dedup_since](uint64_t seq, const LogRecord& record) {
+    records_since_checkpoint_.fetch_add(1, std::memory_order_relaxed);
+    return ApplyRecord(seq, record, dedup_since);
+  });
+  if (!s.ok()) return s;
+  Micros earliest = kEndOfTime;
+  for (const auto& [id, r] : reservations_) {
+    if (r->state == Reservation::State::kOpen) earliest = std::min(earliest, r->expires_at);
+  }
+  next_expiry_.store(earliest);
+  return absl::OkStatus();
+}
+
+absl::Status Engine::ApplyRecord(uint64_t seq, const LogRecord& record, Micros dedup_since) {
+  auto remember = [this, dedup_since](const std::string& id, uint64_t fingerprint,
+                                      Micros received) {
+    if (received < dedup_since) return;
+    const uint64_t h = StableHash(id);
+    DedupIndex& dedup = stripes_[StripeIndex(h)]->dedup;
+    if (dedup.Find(h) == nullptr) dedup.Insert(h, DedupIndex::Entry{fingerprint, received});
+  };
+  auto ensure_subject = [this](const std::string& id, Micros at) {
+    if (FindSubject(id) == nullptr) {
+      auto entry = NewSubjectEntry(id, at);
+      stripes_[StripeIndex(StableHash(id))]->subjects[id] = std::move(entry);
+    }
+  };
+  if (const auto* e = std::get_if<EventRecord>(&record)) {
+    ensure_subject(e->event.subject, e->received);
+    if (e->origin == EventRecord::Origin::kCommit) {
+      auto it = reservations_.find(e->reservation_id);
+      if (it != reservations_.end()) {
+        if (it->second->state == Reservation::State::kOpen) DropHold(*it->second);
+        it->second->state = Reservation::State::kCommitted;
+        it->second->closed_at = e->received;
+      }
+    }
+    for (const Effect& effect : e->effects) {
+      ApplyEffect(e->event.subject, e->org, effect, LedgerRecord::Kind::kHold, true, e->event.time);
+    }
+    remember(e->event.id, e->fingerprint, e->received);
+    stat_events_.fetch_add(1, std::memory_order_relaxed);
+    return absl::OkStatus();
+  }
+  if (const auto* l = std::get_if<LedgerRecord>(&record)) {
+    ensure_subject(l->subject, l->time);
+    switch (l->kind) {
+      case LedgerRecord::Kind::kHold: {
+        auto r = std::make_unique<Reservation>();
+        r->id = l->reservation_id;
+        r->subject = l->subject;
+        r->org = l->org;
+        r->type = l->request.type;
+        r->expires_at = l->expires_at;
+        r->holds = l->effects;
+        for (const Effect& effect : l->effects) {
+          ApplyEffect(l->subject, l->org, effect, l->kind, false, l->time);
+        }
+        reservations_[r->id] = std::move(r);
+        remember(l->request.id, l->fingerprint, l->time);
+        break;
+      }
+      case LedgerRecord::Kind::kRelease:
+      case LedgerRecord::Kind::kExpire: {
+        auto it = reservations_.find(l->reservation_id);
+        if (it != reservations_.end() && it->second->state == Reservation::State::kOpen) {
+          DropHold(*it->second);
+          it->second->state = l->kind == LedgerRecord::Kind::kRelease ? Reservation::State::kReleased
+                                                                      : Reservation::State::kExpired;
+          it->second->closed_at = l->time;
+        }
+        break;
+      }
+      case LedgerRecord::Kind::kGrant:
+      case LedgerRecord::Kind::kReset:
+      case LedgerRecord::Kind::kRollover:
+        for (const Effect& effect : l->effects) {
+          ApplyEffect(l->subject, l->org, effect, l->kind, false, l->time);
+        }
+        break;
+    }
+    return absl::OkStatus();
+  }
+  (void)seq;
+  return absl::OkStatus();
+}
+
+void Engine::ApplyEffect(const std::string& subject, const std::string& org, const Effect& effect,
+                         LedgerRecord::Kind kind, bool usage, Micros event_time) {
+  Account* account = nullptr;
+  if (effect.scope == Scope::kSubject) {
+    SubjectEntry* s = FindSubject(subject);
+    if (s != nullptr) account = &s->account;
+  } else {
+    OrgEntry* o = FindOrg(org);
+    if (o != nullptr) account = &o->account;
+  }
+  const int m = MeterIndexOf(meters_, effect.meter);
+  if (account == nullptr || m < 0) return;
+  WindowState& w = account->windows[m];
+  const Window ew{effect.window_start, effect.window_end};
+  if (!(w.window == ew)) {
+    const bool empty = w.window.start == w.window.end;
+    if (!empty && ew.start < w.window.end) return;  // a closed window
+    w.Reset(ew, 0);
+  }
+  const Aggregation agg = meters_[m].aggregation;
+  if (usage) {
+    switch (agg) {
+      case Aggregation::kSum:
+      case Aggregation::kCount:
+        w.used += effect.amount;
+        break;
+      case Aggregation::kUniqueCount:
+        w.used += effect.amount;
+        if (!w.uniques) w.uniques = std::make_unique<absl::flat_hash_set<uint64_t>>();
+        w.uniques->insert(effect.unique_hash);
+        break;
+      case Aggregation::kMax:
+        w.used = std::max(w.used, effect.amount);
+        break;
+      case Aggregation::kLatest:
+        if (event_time >= w.latest_time) {
+          w.used = effect.amount;
+          w.latest_time = event_time;
+        }
+        break;
+    }
+    return;
+  }
+  switch (kind) {
+    case LedgerRecord::Kind::kHold:
+      w.reserved += effect.amount;
+      break;
+    case LedgerRecord::Kind::kGrant:
+    case LedgerRecord::Kind::kRollover:
+      w.granted += effect.amount;
+      break;
+    case LedgerRecord::Kind::kReset:
+      w.used = std::max<int64_t>(0, w.used + effect.amount);
+      if (w.uniques) w.uniques->clear();
+      break;
+    case LedgerRecord::Kind::kRelease:
+    case LedgerRecord::Kind::kExpire:
+      w.reserved = std::max<int64_t>(0, w.reserved - effect.amount);
+      break;
+  }
+}
+
+// --- Accounts ------------------------------------------------------------
+
+SubjectEntry* Engine::FindSubject(const std::string& id) {
+  Stripe& stripe = *stripes_[StripeIndex(StableHash(id))];
+  auto it = stripe.subjects.find(id);
+  return it == stripe.subjects.end() ? nullptr : it->second.get();
+}
+
+OrgEntry* Engine::FindOrg(const std::string& id) {
+  Stripe& stripe = *stripes_[StripeIndex(StableHash(id))];
+  auto it = stripe.orgs.find(id);
+  return it == stripe.orgs.end() ? nullptr : it->second.get();
+}
+
+std::unique_ptr<SubjectEntry> Engine::NewSubjectEntry(const std::string& id, Micros now) {
+  auto entry = std::make_unique<SubjectEntry>();
+  entry->def.id = id;
+  entry->def.tier = default_tier_;
+  entry->def.created = now;
+  entry->account.scope = Scope::kSubject;
+  entry->account.id = id;
+  BindAccount(entry->account, entry->def.tier, entry->def.timezone, entry->def.anchor_day,
+              entry->def.overrides);
+  return entry;
+}
+
+SubjectEntry* Engine::CreateSubject(const std::string& id, Micros now,
+                                    std::vector<LogRecord>& records) {
+  std::unique_ptr<SubjectEntry> entry = NewSubjectEntry(id, now);
+  SubjectEntry* raw = entry.get();
+  records.emplace_back(SubjectRecord{entry->def});
+  stripes_[StripeIndex(StableHash(id))]->subjects[id] = std::move(entry);
+  return raw;
+}
+
+void Engine::BindAccount(Account& account, const std::string& tier, const std::string& tz_name,
+                         int anchor_day, const Overrides& overrides) {
+  std::shared_ptr<const Plan> plan;
+  {
+    std::shared_lock<std::shared_mutex> lock(tiers_mu_);
+    auto it = tiers_.find(tier);
+    if (it == tiers_.end()) it = tiers_.find(default_tier_);
+    if (overrides.empty()) {
+      plan = plans_.at(it->first);
+    } else {
+      plan = BuildPlan(it->second, meters_, overrides);
+    }
+  }
+  const absl::TimeZone tz = LoadZone(tz_name).value_or(absl::UTCTimeZone());
+  const bool calendar_changed = account.tz.name() != tz.name() || account.anchor_day != anchor_day;
+  account.windows.resize(meters_.size());
+  for (size_t m = 0; m < meters_.size(); ++m) {
+    const bool period_changed = account.plan && account.plan->quotas[m].period != plan->quotas[m].period;
+    if (calendar_changed || period_changed) account.windows[m] = WindowState();
+  }
+  if (!account.plan || account.plan->rates.size() != plan->rates.size()) {
+    account.tats.assign(plan->rates.size(), 0);
+  }
+  account.tz = tz;
+  account.anchor_day = anchor_day;
+  account.plan = std::move(plan);
+}
+
+QuotaView Engine::ViewFor(const Account& account, int meter, Micros now) const {
+  const QuotaRule& rule = account.plan->quotas[meter];
+  const WindowState& current = account.windows[meter];
+  QuotaView v;
+  if (current.Covers(now)) {
+    v = ViewOf(current, rule);
+  } else {
+    const Window w = account.WindowAt(meter, now);
+    const bool empty = current.window.start == current.window.end;
+    if (empty || w.start >= current.window.end) {
+      WindowState next;
+      next.Reset(w, CarryInto(current, rule, w,
+                              [&account, meter](Micros x) { return account.WindowAt(meter, x); }));
+      v = ViewOf(next, rule);
+    } else {
+      v = ViewOf(current, rule);
+    }
+  }
+  v.meter = meters_[meter].name;
+  v.scope = account.scope;
+  v.account = account.id;
+  return v;
+}
+
+// --- Reads ---------------------------------------------------------------
+
+absl::StatusOr<std::vector<QuotaView>> Engine::QuotaStatus(const std::string& subject_id) {
+  const Micros now = clock_->Now();
+  StripeLocks locks(this);
+  locks.Add(StripeIndex(StableHash(subject_id)));
+  SubjectEntry* subject = nullptr;
+  for (int attempt = 0;; ++attempt) {
+    if (attempt == 8) locks.AddAll();
+    locks.Lock();
+    subject = FindSubject(subject_id);
+    if (subject == nullptr) return absl::NotFoundError(absl::StrCat("subject \"", subject_id, "\" is unknown"));
+    if (subject->def.org.empty()) break;
+    const int org_stripe = StripeIndex(StableHash(subject->def.org));
+    if (locks.Holds(org_stripe)) break;
+    locks.Add(org_stripe);
+  }
+  OrgEntry* org = subject->def.org.empty() ? nullptr : FindOrg(subject->def.org);
+  std::vector<QuotaView> views;
+  for (size_t m = 0; m < meters_.size(); ++m) {
+    views.push_back(ViewFor(subject->account, static_cast<int>(m), now));
+    if (org != nullptr && org->account.plan->quotas[m].limited()) {
+      views.push_back(ViewFor(org->account, static_cast<int>(m), now));
+    }
+  }
+  return views;
+}
+
+absl::StatusOr<Subject> Engine::GetSubject(const std::string& id) {
+  StripeLocks locks(this);
+  locks.Add(StripeIndex(StableHash(id)));
+  locks.Lock();
+  SubjectEntry* subject = FindSubject(id);
+  if (subject == nullptr) return absl::NotFoundError(absl::StrCat("subject \"", id, "\" is unknown"));
+  return subject->def;
+}
+
+std::vector<Tier> Engine::Tiers() const {
+  std::shared_lock<std::shared_mutex> lock(tiers_mu_);
+  std::vector<Tier> out;
+  for (const auto& [name, tier] : tiers_) out.push_back(tier);
+  std::sort(out.begin(), out.end(), [](const Tier& a, const Tier& b) { return a.name < b.name; });
+  return out;
+}
+
+EngineStats Engine::Stats() const {
+  EngineStats s;
+  s.decisions = stat_decisions_.load(std::memory_order_relaxed);
+  s.denials = stat_denials_.load(std::memory_order_relaxed);
+  s.replays = stat_replays_.load(std::memory_order_relaxed);
+  s.events = stat_events_.load(std::memory_order_relaxed);
+  for (const auto& stripe : stripes_) {
+    std::lock_guard<std::mutex> lock(stripe->mu);
+    s.subjects += stripe->subjects.size();
+    s.dedup_entries += stripe->dedup.size();
+  }
+  std::lock_guard<std::mutex> lock(reservations_mu_);
+  for (const auto& [id, r] : reservations_) {
+    if (r->state == Reservation::State::kOpen) ++s.open_reservations;
+  }
+  return s;
+}
+
+// --- Administration --------------------------------------------------------
+
+absl::Status Engine::ValidateSubject(const Subject& subject) const {
+  if (subject.id.empty() || subject.id.size() > kMaxNameLength) {
+    return absl::InvalidArgumentError("id: must be 1 to 128 characters");
+  }
+  {
+    std::shared_lock<std::shared_mutex> lock(tiers_mu_);
+    if (!tiers_.contains(subject.tier)) {
+      return absl::InvalidArgumentError(absl::StrCat("tier: \"", subject.tier, "\" is not a defined tier"));
+    }
+  }
+  if (!LoadZone(subject.timezone)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("timezone: \"", subject.timezone, "\" is not an IANA time zone"));
+  }
+  if (subject.anchor_day < 1 || subject.anchor_day > 31) {
+    return absl::InvalidArgumentError("anchor_day: must be between 1 and 31");
+  }
+  for (const auto& [meter, limit] : subject.overrides) {
+    if (MeterIndexOf(meters_, meter) < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("overrides.", meter, ": no such meter"));
+    }
+    if (limit && *limit < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("overrides.", meter, ": must be non-negative"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::AppendAndWait(std::vector<LogRecord> records) {
+  absl::StatusOr<uint64_t> ticket = AppendLocked(std::move(records));
+  if (!ticket.ok()) return ticket.status();
+  absl::Status s = store_->WaitDurable(*ticket);
+  if (!s.ok()) failed_.store(true, std::memory_order_release);
+  return s;
+}
+
+absl::Status Engine::PutSubject(Subject subject) {
+  if (failed_.load()) return absl::UnavailableError("storage failed earlier; tally accepts no writes");
+  if (absl::Status s = ValidateSubject(subject); !s.ok()) return s;
+  const Micros now = clock_->Now();
+  StripeLocks locks(this);
+  locks.Add(StripeIndex(StableHash(subject.id)));
+  if (!subject.org.empty()) locks.Add(StripeIndex(StableHash(subject.org)));
+  locks.Lock();
+  if (!subject.org.empty() && FindOrg(subject.org) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("org: \"", subject.org, "\" is not a defined org"));
+  }
+  SubjectEntry* entry = FindSubject(subject.id);
+  if (entry == nullptr) {
+    auto fresh = std::make_unique<SubjectEntry>();
+    fresh->account.scope = Scope::kSubject;
+    fresh->account.id = subject.id;
+    entry = fresh.get();
+    stripes_[StripeIndex(StableHash(subject.id))]->subjects[subject.id] = std::move(fresh);
+    if (subject.created == 0) subject.created = now;
+  } else {
+    subject.created = entry->def.created;
+  }
+  entry->def = subject;
+  BindAccount(entry->account, subject.tier, subject.timezone, subject.anchor_day, subject.overrides);
+  std::vector<LogRecord> records;
+  records.emplace_back(SubjectRecord{std::move(subject)});
+  absl::StatusOr<uint64_t> ticket = AppendLocked(std::move(records));
+  locks.Unlock();
+  if (!ticket.ok()) return ticket.status();
+  absl::Status s = store_->WaitDurable(*ticket);
+  if (!s.ok()) failed_.store(true);
+  return s;
+}
+
+absl::Status Engine::PutOrg(Org org) {
+  if (failed_.load()) return absl::UnavailableError("storage failed earlier; tally accepts no writes");
+  if (org.id.empty() || org.id.size() > kMaxNameLength) {
+    return absl::InvalidArgumentError("id: must be 1 to 128 characters");
+  }
+  Subject probe;
+  probe.id = org.id;
+  probe.tier = org.tier;
+  probe.timezone = org.timezone;
+  probe.anchor_day = org.anchor_day;
+  probe.overrides = org.overrides;
+  if (absl::Status s = ValidateSubject(probe); !s.ok()) return s;
+  StripeLocks locks(this);
+  locks.Add(StripeIndex(StableHash(org.id)));
+  locks.Lock();
+  OrgEntry* entry = FindOrg(org.id);
+  if (entry == nullptr) {
+    auto fresh = std::make_unique<OrgEntry>();
+    fresh->account.scope = Scope::kOrg;
+    fresh->account.id = org.id;
+    entry = fresh.get();
+    stripes_[StripeIndex(StableHash(org.id))]->orgs[org.id] = std::move(fresh);
+  }
+  entry->def = org;
+  BindAccount(entry->account, org.tier, org.timezone, org.anchor_day, org.overrides);
+  std::vector<LogRecord> records;
+  records.emplace_back(OrgRecord{std::move(org)});
+  absl::StatusOr<uint64_t> ticket = AppendLocked(std::move(records));
+  locks.Unlock();
+  if (!ticket.ok()) return ticket.status();
+  absl::Status s = store_->WaitDurable(*ticket);
+  if (!s.ok()) failed_.store(true);
+  return s;
+}
+
+absl::Status Engine::PutTier(Tier tier) {
+  if (failed_.load()) return absl::UnavailableError("storage failed earlier; tally accepts no writes");
+  for (const Quota& q : tier.quotas) {
+    if (MeterIndexOf(meters_, q.meter) < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("quotas.", q.meter, ": no such meter"));
+    }
+    if (q.limit && *q.limit < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("quotas.", q.meter, ".limit: must be non-negative"));
+    }
+  }
+  for (const RateLimit& r : tier.rate_limits) {
+    if (MeterIndexOf(meters_, r.meter) < 0 || r.rate <= 0 || r.per <= 0 || r.burst < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("rate_limits.", r.meter,
+                                                     ": needs a known meter, rate > 0, per > 0"));
+    }
+  }
+  {
+    std::unique_lock<std::shared_mutex> lock(tiers_mu_);
+    std::vector<Tier> defs;
+    for (const auto& [name, t] : tier_defs_) {
+      if (name != tier.name) defs.push_back(t);
+    }
+    defs.push_back(tier);
+    auto saved_defs = tier_defs_;
+    auto saved_tiers = tiers_;
+    auto saved_plans = plans_;
+    if (absl::Status s = ReplaceTiers(std::move(defs)); !s.ok()) {
+      tier_defs_ = std::move(saved_defs);
+      tiers_ = std::move(saved_tiers);
+      plans_ = std::move(saved_plans);
+      return absl::InvalidArgumentError(s.message());
+    }
+  }
+  std::vector<LogRecord> records;
+  records.emplace_back(TierRecord{std::move(tier)});
+  if (absl::Status s = AppendAndWait(std::move(records)); !s.ok()) return s;
+  // Rebind every account: a tier's children may have changed too.
+  for (auto& stripe : stripes_) {
+    std::lock_guard<std::mutex> lock(stripe->mu);
+    for (auto& [id, e] : stripe->subjects) {
+      BindAccount(e->account, e->def.tier, e->def.timezone, e->def.anchor_day, e->def.overrides);
+    }
+    for (auto& [id, e] : stripe->orgs) {
+      BindAccount(e->account, e->def.tier, e->def.timezone, e->def.anchor_day, e->def.overrides);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::SetLimit(const std::string& subject_id, const std::string& meter,
+                              std::optional<int64_t> limit) {
+  absl::StatusOr<Subject> subject = GetSubject(subject_id);
+  if (!subject.ok()) return subject.status();
+  subject->overrides[meter] = limit;
+  return PutSubject(*std::move(subject));
+}
+
+absl::Status Engine::ResetWindow(const std::string& subject_id, const std::string& meter,
+                                 const Actor& actor) {
+  return AdjustWindow(subject_id, meter, LedgerRecord::Kind::kReset, 0, actor);
+}
+
+absl::Status Engine::Grant(const std::string& subject_id, const std::string& meter, int64_t amount,
+                           const Actor& actor) {
+  if (amount <= 0) return absl::InvalidArgumentError("amount: must be a positive integer");
+  if (meter.empty()) return absl::InvalidArgumentError("meter: is required");
+  return AdjustWindow(subject_id, meter, LedgerRecord::Kind::kGrant, amount, actor);
+}
+
+absl::Status Engine::AdjustWindow(const std::string& subject_id, const std::string& meter,
+                                  LedgerRecord::Kind kind, int64_t amount, const Actor& actor) {
+  if (failed_.load()) return absl::UnavailableError("storage failed earlier; tally accepts no writes");
+  const int only = meter.empty() ? -1 : MeterIndexOf(meters_, meter);
+  if (!meter.empty() && only < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("quota_type: \"", meter, "\" is not a meter"));
+  }
+  const Micros now = clock_->Now();
+  StripeLocks locks(this);
+  locks.Add(StripeIndex(StableHash(subject_id)));
+  locks.Lock();
+  SubjectEntry* subject = FindSubject(subject_id);
+  if (subject == nullptr) return absl::NotFoundError(absl::StrCat("subject \"", subject_id, "\" is unknown"));
+  std::vector<LogRecord> records;
+  LedgerRecord rec;
+  rec.kind = kind;
+  rec.time = now;
+  rec.subject = subject_id;
+  rec.org = subject->def.org;
+  rec.actor = actor.name;
+  rec.reason = actor.reason;
+  Decision unused;
+  for (size_t m = 0; m < meters_.size(); ++m) {
+    if (only >= 0 && static_cast<int>(m) != only) continue;
+    // Roll the window to now first (recording any rollover), adding no usage.
+    Prepared prepared;
+    PrepareTouch(subject->account, Scope::kSubject, static_cast<int>(m), 0, now,
+                 prepared.touches.emplace_back());
+    std::vector<Effect> ignored;
+    Event marker;
+    marker.time = now;
+    ApplyPrepared(marker, /*hold=*/true, prepared, unused, ignored, records, subject_id, rec.org);
+    WindowState& w = subject->account.windows[m];
+    const int64_t delta = kind == LedgerRecord::Kind::kReset ? -w.used : amount;
+    if (delta == 0) continue;
+    if (kind == LedgerRecord::Kind::kReset) {
+      w.used = 0;
+      if (w.uniques) w.uniques->clear();
+    } else {
+      w.granted += delta;
+    }
+    rec.effects.push_back(Effect{Scope::kSubject, meters_[m].name, w.window.start, w.window.end, delta, 0});
+  }
+  if (!rec.effects.empty()) records.emplace_back(std::move(rec));
+  if (records.empty()) return absl::OkStatus();
+  absl::StatusOr<uint64_t> ticket = AppendLocked(std::move(records));
+  locks.Unlock();
+  if (!ticket.ok()) return ticket.status();
+  absl::Status s = store_->WaitDurable(*ticket);
+  if (!s.ok()) failed_.store(true);
+  return s;
+}
+
+// --- Store -----------------------------------------------------------------
+
+absl::StatusOr<uint64_t> Engine::AppendLocked(std::vector<LogRecord> records) {
+  const size_t n = records.size();
+  absl::StatusOr<uint64_t> ticket = store_->Append(std::move(records));
+  if (!ticket.ok()) {
+    failed_.store(true, std::memory_order_release);
+    return absl::UnavailableError(absl::StrCat("storage: ", ticket.status().message()));
+  }
+  records_since_checkpoint_.fetch_add(n, std::memory_order_relaxed);
+  return ticket;
+}
+
+absl::Status Engine::AwaitDurable(uint64_t ticket) {
+  if (!strict_) return absl::OkStatus();
+  absl::Status s = store_->WaitDurable(ticket);
+  if (!s.ok()) {
+    failed_.store(true, std::memory_order_release);
+    return absl::UnavailableError(absl::StrCat("storage: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tally

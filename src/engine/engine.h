@@ -1,0 +1,228 @@
+// Engine: tally's quota engine — start here.
+//
+// It decides (check, consume, reserve), records (track, commit) and explains
+// (status) usage against each subject's plan and its org's pooled plan, exactly
+// and atomically, and makes every accepted change durable through a Store
+// before answering (under strict durability).
+//
+//   Track    count an event; never denied (usage is still counted)
+//   Check    would this event fit? no side effect
+//   Consume  check and count in one atomic step, across every meter the event
+//            touches and across subject and org quotas: all or nothing
+//   Reserve  hold an estimate until Commit (settle the actual event) or
+//            Release; holds expire after their TTL
+//
+// Every write is idempotent by event id within the dedup window: the same id
+// with the same body answers again (Decision::replayed) and counts once; the
+// same id with another body is an AlreadyExists error (HTTP 409).
+//
+// Errors are values: InvalidArgument (bad input, 422), NotFound (unknown
+// subject/reservation, 404), AlreadyExists (id reuse, 409), FailedPrecondition
+// (reservation expired or settled, 409), Unavailable (storage failed, 503).
+// A denial is not an error: it is a Decision with allowed == false.
+//
+// Thread-safety: every public method may be called from any thread. State is
+// split over kStripes stripes, each guarded by its own mutex; an operation
+// locks the stripes of its subject, org and event id in index order.
+#ifndef TALLY_ENGINE_ENGINE_H_
+#define TALLY_ENGINE_ENGINE_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/event.h"
+#include "engine/account.h"
+#include "engine/decision.h"
+#include "engine/dedup_index.h"
+#include "store/store.h"
+
+namespace tally {
+
+// Who made an administrative change, and why (kept in the ledger).
+struct Actor {
+  std::string name;
+  std::string reason;
+};
+
+// Engine-wide counters for logs and /metrics.
+struct EngineStats {
+  uint64_t decisions = 0;
+  uint64_t denials = 0;
+  uint64_t replays = 0;
+  uint64_t events = 0;  // accepted events
+  uint64_t subjects = 0;
+  uint64_t open_reservations = 0;
+  uint64_t dedup_entries = 0;
+};
+
+class Engine {
+ public:
+  static constexpr int kStripes = 64;
+
+  // Opens an engine over `store` and recovers its state (checkpoint + replay).
+  // `store` and `clock` must outlive the engine.
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(const Config& config, Store* store,
+                                                      const Clock* clock);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // --- The hot path ---------------------------------------------------
+  absl::StatusOr<Decision> Track(Event event);
+  // A batch is all or nothing: every event is accepted, or none is.
+  absl::StatusOr<std::vector<Decision>> TrackBatch(std::vector<Event> events);
+  absl::StatusOr<Decision> Check(const Event& event);
+  absl::StatusOr<Decision> Consume(Event event);
+  // `ttl` 0 means the configured default.
+  absl::StatusOr<Decision> Reserve(Event request, Micros ttl);
+  // Settles a reservation with the actual event (its id defaults to the
+  // reservation id); the actual amount is counted even past the hold.
+  absl::StatusOr<Decision> Commit(const std::string& reservation_id, Event actual);
+  absl::Status Release(const std::string& reservation_id);
+  // Drops holds past their TTL; returns how many. Also done lazily.
+  int ExpireReservations();
+
+  // --- Reads ------------------------------------------------------------
+  // Every quota of a subject (and its org) as of now.
+  absl::StatusOr<std::vector<QuotaView>> QuotaStatus(const std::string& subject_id);
+  absl::StatusOr<Subject> GetSubject(const std::string& id);
+  std::vector<Tier> Tiers() const;
+  const std::vector<Meter>& meters() const { return meters_; }
+  EngineStats Stats() const;
+
+  // --- Administration (durable before returning) ------------------------
+  absl::Status PutSubject(Subject subject);
+  absl::Status PutOrg(Org org);
+  absl::Status PutTier(Tier tier);
+  // Sets (or with nullopt, makes unlimited) one subject's limit for a meter.
+  absl::Status SetLimit(const std::string& subject_id, const std::string& meter,
+                        std::optional<int64_t> limit);
+  // Resets the current window of one meter (or all, with an empty meter)
+  // through a ledger entry.
+  absl::Status ResetWindow(const std::string& subject_id, const std::string& meter,
+                           const Actor& actor);
+  // Credits `amount` units to the current window of a subject's meter.
+  absl::Status Grant(const std::string& subject_id, const std::string& meter, int64_t amount,
+                     const Actor& actor);
+
+  // Writes a checkpoint of every counter through the store and waits for it.
+  absl::Status Checkpoint();
+
+ private:
+  struct Stripe;
+  class StripeLocks;
+  struct Reservation;
+  struct Touch;
+  struct Prepared;
+  enum class Mode { kTrack, kCheck, kConsume, kReserve, kCommit };
+
+  Engine(const Config& config, Store* store, const Clock* clock);
+
+  // --- Recovery (checkpoint.cc, engine.cc) ---
+  absl::Status Recover(const Config& config);
+  absl::Status ApplyRecord(uint64_t seq, const LogRecord& record, Micros dedup_since);
+  void ApplyEffect(const std::string& subject, const std::string& org, const Effect& effect,
+                   LedgerRecord::Kind kind, bool usage, Micros event_time);
+  absl::Status LoadCheckpointBlob(const std::string& blob);
+  std::string CheckpointBlob();
+
+  // --- The hot path (decide.cc) ---
+  // The one path of every single-event write: validate, lock, dedup, evaluate,
+  // apply, append, wait.
+  absl::StatusOr<Decision> Decide(Event event, Mode mode, Micros ttl,
+                                  const std::string& reservation_id);
+  absl::StatusOr<Decision> ReplayAnswer(const Event& event, Mode mode, SubjectEntry* subject,
+                                        Micros now, StripeLocks& locks);
+  absl::Status ValidateTime(const Event& e, Micros now) const;
+  void PrepareTouch(Account& account, Scope scope, int meter, uint64_t input, Micros t,
+                    Touch& touch) const;
+  absl::Status PrepareEvent(const Event& event, SubjectEntry& subject, OrgEntry* org,
+                            Prepared& prepared) const;
+  void Enforce(const Event& event, const Account& subject, Micros now, Prepared& prepared,
+               Decision& d) const;
+  void ApplyPrepared(const Event& event, bool hold, Prepared& prepared, Decision& d,
+                     std::vector<Effect>& effects, std::vector<LogRecord>& records,
+                     const std::string& subject_id, const std::string& org_id);
+  void AddViews(const Prepared& prepared, Micros now, Decision& d) const;
+  absl::Status CheckBatchOverflow(const std::vector<Event>& events, const std::vector<bool>& skip);
+
+  // --- Accounts (engine.cc); REQUIRE the owning stripe locked ---
+  SubjectEntry* FindSubject(const std::string& id);
+  OrgEntry* FindOrg(const std::string& id);
+  std::unique_ptr<SubjectEntry> NewSubjectEntry(const std::string& id, Micros now);
+  SubjectEntry* CreateSubject(const std::string& id, Micros now, std::vector<LogRecord>& records);
+  void BindAccount(Account& account, const std::string& tier, const std::string& tz_name,
+                   int anchor_day, const Overrides& overrides);
+  QuotaView ViewFor(const Account& account, int meter, Micros now) const;
+  absl::Status ValidateSubject(const Subject& subject) const;
+  absl::Status AdjustWindow(const std::string& subject_id, const std::string& meter,
+                            LedgerRecord::Kind kind, int64_t amount, const Actor& actor);
+
+  // --- Reservations (reservations.cc); REQUIRE reservations_mu_ and the stripes ---
+  void DropHold(const Reservation& r);
+  absl::Status CloseReservation(const std::string& id, LedgerRecord::Kind kind, Micros now);
+
+  // --- Store ---
+  absl::StatusOr<uint64_t> AppendLocked(std::vector<LogRecord> records);
+  absl::Status AwaitDurable(uint64_t ticket);
+  absl::Status AppendAndWait(std::vector<LogRecord> records);
+  void MaybeCheckpoint();
+  absl::Status WriteCheckpoint();  // REQUIRES checkpoint_mu_
+  absl::Status ReplaceTiers(std::vector<Tier> defs);  // REQUIRES tiers_mu_ held exclusively
+
+  int StripeIndex(uint64_t hash) const { return static_cast<int>(hash % kStripes); }
+
+  // Constant after construction.
+  const EngineOptions options_;
+  const std::string default_tier_;
+  const bool auto_create_subjects_;
+  const bool strict_;
+  const int64_t checkpoint_every_;
+  const size_t dedup_max_per_stripe_;
+  const std::vector<Meter> meters_;
+  Store* const store_;
+  const Clock* const clock_;
+
+  std::array<std::unique_ptr<Stripe>, kStripes> stripes_;
+
+  // Guards the tier maps. Lock order: stripes, then tiers_mu_.
+  mutable std::shared_mutex tiers_mu_;
+  absl::flat_hash_map<std::string, Tier> tier_defs_ ABSL_GUARDED_BY(tiers_mu_);  // as given
+  absl::flat_hash_map<std::string, Tier> tiers_ ABSL_GUARDED_BY(tiers_mu_);      // resolved
+  absl::flat_hash_map<std::string, std::shared_ptr<const Plan>> plans_
+      ABSL_GUARDED_BY(tiers_mu_);  // tier name -> plan without overrides
+
+  // Guards reservations_. Lock order: stripes, then reservations_mu_.
+  mutable std::mutex reservations_mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Reservation>> reservations_
+      ABSL_GUARDED_BY(reservations_mu_);
+  std::atomic<Micros> next_expiry_{kEndOfTime};
+
+  // Serialises checkpoints.
+  std::mutex checkpoint_mu_;
+  std::atomic<uint64_t> records_since_checkpoint_{0};
+
+  // Set once a store write fails; every later write fails with it.
+  std::atomic<bool> failed_{false};
+
+  std::atomic<uint64_t> stat_decisions_{0}, stat_denials_{0}, stat_replays_{0},
+      stat_events_{0};
+};
+
+}  // namespace tally
+
+#endif  // TALLY_ENGINE_ENGINE_H_
