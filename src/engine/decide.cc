@@ -50,6 +50,22 @@ void Engine::PrepareTouch(Account& account, Scope scope, int meter, uint64_t inp
   touch.admission = Admit(touch.state(), rule, meters_[meter].aggregation, input, t);
 }
 
+void Engine::CommitRoll(Touch& t, Micros at, const std::string& subject_id,
+                        const std::string& org_id, std::vector<LogRecord>& records) {
+  if (!t.rolled) return;
+  const Window w = t.scratch.window;
+  t.account->windows[t.meter] = std::move(t.scratch);
+  t.rolled = false;
+  if (t.carry <= 0) return;
+  LedgerRecord rollover;
+  rollover.kind = LedgerRecord::Kind::kRollover;
+  rollover.time = at;
+  rollover.subject = subject_id;
+  rollover.org = org_id;
+  rollover.effects.push_back(Effect{t.scope, meters_[t.meter].name, w.start, w.end, t.carry, 0});
+  records.emplace_back(std::move(rollover));
+}
+
 absl::Status Engine::PrepareEvent(const Event& event, SubjectEntry& subject, OrgEntry* org,
                                   Prepared& prepared) const {
   prepared.touches.clear();
@@ -126,19 +142,7 @@ void Engine::ApplyPrepared(const Event& event, bool hold, Prepared& prepared, De
       if (!hold) effects.push_back(std::move(effect));
       continue;
     }
-    if (t.rolled) {
-      t.account->windows[t.meter] = std::move(t.scratch);
-      t.rolled = false;
-      if (t.carry > 0) {
-        LedgerRecord rollover;
-        rollover.kind = LedgerRecord::Kind::kRollover;
-        rollover.time = event.time;
-        rollover.subject = subject_id;
-        rollover.org = org_id;
-        rollover.effects.push_back(Effect{t.scope, meter.name, w.start, w.end, t.carry, 0});
-        records.emplace_back(std::move(rollover));
-      }
-    }
+    CommitRoll(t, event.time, subject_id, org_id, records);
     WindowState& state = t.account->windows[t.meter];
     if (hold) {
       if (replaces || t.admission.delta == 0) continue;

@@ -603,17 +603,12 @@ absl::Status Engine::AdjustWindow(const std::string& subject_id, const std::stri
   rec.org = subject->def.org;
   rec.actor = actor.name;
   rec.reason = actor.reason;
-  Decision unused;
   for (size_t m = 0; m < meters_.size(); ++m) {
     if (only >= 0 && static_cast<int>(m) != only) continue;
-    // Roll the window to now first (recording any rollover), adding no usage.
-    Prepared prepared;
-    PrepareTouch(subject->account, Scope::kSubject, static_cast<int>(m), 0, now,
-                 prepared.touches.emplace_back());
-    std::vector<Effect> ignored;
-    Event marker;
-    marker.time = now;
-    ApplyPrepared(marker, /*hold=*/true, prepared, unused, ignored, records, subject_id, rec.org);
+    // Roll the window to now first (recording any rollover).
+    Touch touch;
+    PrepareTouch(subject->account, Scope::kSubject, static_cast<int>(m), 0, now, touch);
+    CommitRoll(touch, now, subject_id, rec.org, records);
     WindowState& w = subject->account.windows[m];
     const int64_t delta = kind == LedgerRecord::Kind::kReset ? -w.used : amount;
     if (delta == 0) continue;

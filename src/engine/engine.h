@@ -157,6 +157,9 @@ class Engine {
   void ApplyPrepared(const Event& event, bool hold, Prepared& prepared, Decision& d,
                      std::vector<Effect>& effects, std::vector<LogRecord>& records,
                      const std::string& subject_id, const std::string& org_id);
+  // Makes a rolled touch's new window current, logging any rollover.
+  void CommitRoll(Touch& t, Micros at, const std::string& subject_id, const std::string& org_id,
+                  std::vector<LogRecord>& records);
   void AddViews(const Prepared& prepared, Micros now, Decision& d) const;
   absl::Status CheckBatchOverflow(const std::vector<Event>& events, const std::vector<bool>& skip);
 
