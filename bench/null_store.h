@@ -1,0 +1,37 @@
+// NullStore: a Store that accepts and discards every record, so the engine
+// benchmark measures decisions, not storage. Not for tests of durability.
+#ifndef TALLY_BENCH_NULL_STORE_H_
+#define TALLY_BENCH_NULL_STORE_H_
+
+#include <atomic>
+
+#include "store/store.h"
+
+namespace tally {
+
+class NullStore final : public Store {
+ public:
+  absl::StatusOr<uint64_t> Append(std::vector<LogRecord> records) override {
+    return seq_.fetch_add(records.size(), std::memory_order_relaxed) + records.size();
+  }
+  absl::Status WaitDurable(uint64_t) override { return absl::OkStatus(); }
+  absl::Status Flush() override { return absl::OkStatus(); }
+  uint64_t LastSeq() const override { return seq_.load(); }
+  StoreStats Stats() const override { return StoreStats{}; }
+  absl::StatusOr<Registry> LoadRegistry() override { return Registry{}; }
+  absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint() override { return std::nullopt; }
+  absl::Status Replay(uint64_t,
+                      const std::function<absl::Status(uint64_t, const LogRecord&)>&) override {
+    return absl::OkStatus();
+  }
+  absl::Status ScanDedup(Micros, uint64_t, const std::function<void(const DedupEntry&)>&) override {
+    return absl::OkStatus();
+  }
+
+ private:
+  std::atomic<uint64_t> seq_{0};
+};
+
+}  // namespace tally
+
+#endif  // TALLY_BENCH_NULL_STORE_H_
