@@ -1,1 +1,319 @@
-// placeholder: being written
+#include "core/event.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace tally {
+namespace {
+
+// XXH64 (seed 0), streaming. Its output is persisted (id hashes, fingerprints,
+// unique_count values), so this function and Fingerprint's framing are frozen.
+class Xxh64 {
+ public:
+  Xxh64& Update(std::string_view bytes) {
+    total_ += bytes.size();
+    const char* p = bytes.data();
+    size_t n = bytes.size();
+    if (buffered_ > 0) {
+      const size_t take = std::min(n, sizeof(buffer_) - buffered_);
+      std::memcpy(buffer_ + buffered_, p, take);
+      buffered_ += take;
+      p += take;
+      n -= take;
+      if (buffered_ < sizeof(buffer_)) return *this;
+      ConsumeStripe(buffer_);
+      buffered_ = 0;
+    }
+    for (; n >= sizeof(buffer_); p += sizeof(buffer_), n -= sizeof(buffer_)) {
+      ConsumeStripe(p);
+    }
+    std::memcpy(buffer_, p, n);
+    buffered_ = n;
+    return *this;
+  }
+
+  Xxh64& UpdateU64(uint64_t v) {
+    char bytes[8];
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(v >> (8 * i));
+    return Update(std::string_view(bytes, sizeof(bytes)));
+  }
+
+  // A length-prefixed string: unambiguous when fields follow one another.
+  Xxh64& UpdateString(std::string_view s) {
+    return UpdateU64(s.size()).Update(s);
+  }
+
+  uint64_t Digest() const {
+    uint64_t h;
+    if (total_ >= sizeof(buffer_)) {
+      h = Rotl(v_[0], 1) + Rotl(v_[1], 7) + Rotl(v_[2], 12) + Rotl(v_[3], 18);
+      for (uint64_t v : v_) h = MergeRound(h, v);
+    } else {
+      h = kP5;
+    }
+    h += total_;
+    const char* p = buffer_;
+    size_t n = buffered_;
+    for (; n >= 8; p += 8, n -= 8) {
+      h ^= Round(0, Load64(p));
+      h = Rotl(h, 27) * kP1 + kP4;
+    }
+    if (n >= 4) {
+      h ^= Load32(p) * kP1;
+      h = Rotl(h, 23) * kP2 + kP3;
+      p += 4;
+      n -= 4;
+    }
+    for (; n > 0; ++p, --n) {
+      h ^= static_cast<uint64_t>(static_cast<unsigned char>(*p)) * kP5;
+      h = Rotl(h, 11) * kP1;
+    }
+    return Avalanche(h);
+  }
+
+ private:
+  static constexpr uint64_t kP1 = 0x9E3779B185EBCA87ULL;
+  static constexpr uint64_t kP2 = 0xC2B2AE3D27D4EB4FULL;
+  static constexpr uint64_t kP3 = 0x165667B19E3779F9ULL;
+  static constexpr uint64_t kP4 = 0x85EBCA77C2B2AE63ULL;
+  static constexpr uint64_t kP5 = 0x27D4EB2F165667C5ULL;
+
+  static uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+  static uint64_t Load64(const char* p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i)
+      v = (v << 8) | static_cast<unsigned char>(p[i]);
+    return v;
+  }
+
+  static uint64_t Load32(const char* p) {
+    uint64_t v = 0;
+    for (int i = 3; i >= 0; --i)
+      v = (v << 8) | static_cast<unsigned char>(p[i]);
+    return v;
+  }
+
+  static uint64_t Round(uint64_t acc, uint64_t input) {
+    return Rotl(acc + input * kP2, 31) * kP1;
+  }
+
+  static uint64_t MergeRound(uint64_t acc, uint64_t v) {
+    return (acc ^ Round(0, v)) * kP1 + kP4;
+  }
+
+  static uint64_t Avalanche(uint64_t h) {
+    h ^= h >> 33;
+    h *= kP2;
+    h ^= h >> 29;
+    h *= kP3;
+    h ^= h >> 32;
+    return h;
+  }
+
+  void ConsumeStripe(const char* p) {
+    for (int i = 0; i < 4; ++i) v_[i] = Round(v_[i], Load64(p + 8 * i));
+  }
+
+  uint64_t v_[4] = {kP1 + kP2, kP2, 0, 0 - kP1};
+  char buffer_[32];
+  size_t buffered_ = 0;
+  uint64_t total_ = 0;
+};
+
+// Decodes one UTF-8 sequence at s[i]; returns its length, or 0 if malformed
+// (overlong, surrogate, past U+10FFFF or truncated).
+size_t DecodeUtf8(std::string_view s, size_t i, char32_t* code_point) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char b0 = byte(i);
+  size_t len;
+  char32_t cp;
+  char32_t min;
+  if (b0 < 0x80) {
+    *code_point = b0;
+    return 1;
+  } else if ((b0 & 0xE0) == 0xC0) {
+    len = 2, cp = b0 & 0x1F, min = 0x80;
+  } else if ((b0 & 0xF0) == 0xE0) {
+    len = 3, cp = b0 & 0x0F, min = 0x800;
+  } else if ((b0 & 0xF8) == 0xF0) {
+    len = 4, cp = b0 & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (s.size() - i < len) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  *code_point = cp;
+  return len;
+}
+
+bool IsControl(char32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
+
+// Valid UTF-8 and, unless `allow_control`, free of C0/C1 control characters.
+bool IsCleanText(std::string_view s, bool allow_control) {
+  for (size_t i = 0; i < s.size();) {
+    char32_t cp;
+    const size_t len = DecodeUtf8(s, i, &cp);
+    if (len == 0 || (!allow_control && IsControl(cp))) return false;
+    i += len;
+  }
+  return true;
+}
+
+bool IsValidId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxIdLength) return false;
+  return std::all_of(id.begin(), id.end(),
+                     [](char c) { return c >= 0x20 && c <= 0x7E; });
+}
+
+bool IsValidName(std::string_view name) {
+  return !name.empty() && name.size() <= kMaxNameLength &&
+         IsCleanText(name, /*allow_control=*/false);
+}
+
+bool IsValidDataKey(std::string_view key) {
+  if (key.empty() || key.size() > kMaxNameLength) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+  });
+}
+
+// `s` quoted for an error message: printable ASCII as is, other bytes as \xNN,
+// at most 64 bytes of the original.
+std::string Quote(std::string_view s) {
+  constexpr size_t kMaxShown = 64;
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < kMaxShown; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 0xF]};
+    }
+  }
+  if (s.size() > kMaxShown) out += "...";
+  return out + "\"";
+}
+
+absl::Status Invalid(const std::string& path, const std::string& message) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
+}
+
+absl::Status ValidateData(const Event& event) {
+  if (event.data.size() > kMaxDataFields) {
+    return Invalid("data", absl::StrCat("at most ", kMaxDataFields, " fields"));
+  }
+  for (size_t i = 0; i < event.data.size(); ++i) {
+    const auto& [key, value] = event.data[i];
+    if (!IsValidDataKey(key)) {
+      return Invalid("data", absl::StrCat("key ", Quote(key),
+                                          " must match [A-Za-z0-9_.-]{1,",
+                                          kMaxNameLength, "}"));
+    }
+    const std::string path = absl::StrCat("data.", key);
+    if (value < 0) return Invalid(path, "must be a non-negative integer");
+    for (size_t j = 0; j < i; ++j) {
+      if (event.data[j].first == key) return Invalid(path, "duplicate key");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateContext(const EventContext& context) {
+  const std::pair<const char*, const std::string*> fields[] = {
+      {"session_id", &context.session_id}, {"ip", &context.ip},
+      {"user_agent", &context.user_agent}, {"endpoint", &context.endpoint},
+      {"method", &context.method},         {"error_code", &context.error_code},
+  };
+  for (const auto& [name, text] : fields) {
+    const std::string path = absl::StrCat("context.", name);
+    if (text->size() > kMaxContextLength) {
+      return Invalid(path,
+                     absl::StrCat("longer than ", kMaxContextLength, " bytes"));
+    }
+    if (!IsCleanText(*text, /*allow_control=*/true)) {
+      return Invalid(path, "must be valid UTF-8");
+    }
+  }
+  if (context.processing_ms < -1) {
+    return Invalid("context.processing_ms", "must be a non-negative integer");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string EventContext::Field(std::string_view name) const {
+  if (name == "session_id") return session_id;
+  if (name == "ip") return ip;
+  if (name == "user_agent") return user_agent;
+  if (name == "endpoint") return endpoint;
+  if (name == "method") return method;
+  if (name == "error_code") return error_code;
+  if (name == "processing_ms" && processing_ms >= 0) {
+    return std::to_string(processing_ms);
+  }
+  return "";
+}
+
+const int64_t* Event::Find(std::string_view field) const {
+  for (const auto& [key, value] : data) {
+    if (key == field) return &value;
+  }
+  return nullptr;
+}
+
+absl::Status ValidateEvent(const Event& event) {
+  if (!IsValidId(event.id)) {
+    return Invalid("id", absl::StrCat("must be 1 to ", kMaxIdLength,
+                                      " printable ASCII characters"));
+  }
+  const std::string name_rule =
+      absl::StrCat("must be 1 to ", kMaxNameLength,
+                   " bytes of UTF-8 text without control characters");
+  if (!IsValidName(event.subject)) return Invalid("subject", name_rule);
+  if (!IsValidName(event.type)) return Invalid("type", name_rule);
+  if (absl::Status s = ValidateData(event); !s.ok()) return s;
+  return ValidateContext(event.context);
+}
+
+// The framing below is persisted (see Xxh64): length-prefixed strings and
+// little-endian 64-bit integers, data sorted by key.
+uint64_t Fingerprint(const Event& event) {
+  Xxh64 h;
+  h.UpdateString(event.id).UpdateString(event.subject).UpdateString(event.type);
+  h.UpdateU64(static_cast<uint64_t>(event.time)).UpdateU64(event.data.size());
+  using Entry = std::pair<std::string, int64_t>;
+  const auto add = [&h](const Entry& e) {
+    h.UpdateString(e.first).UpdateU64(static_cast<uint64_t>(e.second));
+  };
+  if (std::is_sorted(event.data.begin(), event.data.end())) {
+    for (const Entry& e : event.data) add(e);
+  } else {
+    std::vector<const Entry*> sorted;
+    sorted.reserve(event.data.size());
+    for (const Entry& e : event.data) sorted.push_back(&e);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const Entry* a, const Entry* b) { return *a < *b; });
+    for (const Entry* e : sorted) add(*e);
+  }
+  const EventContext& c = event.context;
+  h.UpdateString(c.session_id).UpdateString(c.ip).UpdateString(c.user_agent);
+  h.UpdateString(c.endpoint).UpdateString(c.method).UpdateString(c.error_code);
+  h.UpdateU64(static_cast<uint64_t>(c.processing_ms));
+  return h.Digest();
+}
+
+uint64_t StableHash(std::string_view s) { return Xxh64().Update(s).Digest(); }
+
+}  // namespace tally

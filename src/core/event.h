@@ -28,8 +28,9 @@ struct EventContext {
   int64_t processing_ms = -1;  // -1: not reported
   std::string error_code;
 
-  // The named field ("session_id", "ip", ...) as text; empty if unknown/unset.
-  std::string_view Field(std::string_view name) const;
+  // The named field ("session_id", "ip", ..., "processing_ms" in decimal) as
+  // text; empty if unknown or unset. A copy, since processing_ms is formatted.
+  std::string Field(std::string_view name) const;
   friend bool operator==(const EventContext&, const EventContext&) = default;
 };
 
