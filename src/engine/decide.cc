@@ -69,6 +69,7 @@ void Engine::CommitRoll(Touch& t, Micros at, const std::string& subject_id,
 absl::Status Engine::PrepareEvent(const Event& event, SubjectEntry& subject, OrgEntry* org,
                                   Prepared& prepared) const {
   prepared.touches.clear();
+  prepared.touches.reserve(meters_.size() * 2);
   prepared.new_tats.clear();
   for (size_t m = 0; m < meters_.size(); ++m) {
     const Meter& meter = meters_[m];
@@ -169,6 +170,7 @@ void Engine::ApplyPrepared(const Event& event, bool hold, Prepared& prepared, De
 }
 
 void Engine::AddViews(const Prepared& prepared, Micros now, Decision& d) const {
+  d.quotas.reserve(d.quotas.size() + prepared.touches.size());
   for (const Touch& t : prepared.touches) {
     if (t.late) continue;
     const QuotaRule& rule = t.account->plan->quotas[t.meter];
@@ -239,6 +241,7 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
   }
 
   std::vector<LogRecord> records;
+  records.reserve(2);
   std::unique_ptr<SubjectEntry> transient;  // Check on a subject not created yet
   if (subject == nullptr) {
     if (!auto_create_subjects_) {
@@ -278,6 +281,7 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
   }
 
   std::vector<Effect> effects;
+  effects.reserve(prepared.touches.size());
   const std::string org_id = org != nullptr ? org->def.id : std::string();
   if (mode == Mode::kCommit) {
     std::lock_guard<std::mutex> lock(reservations_mu_);
