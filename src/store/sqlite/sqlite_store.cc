@@ -1,1 +1,883 @@
-// placeholder: being written
+#include "store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string_view>
+#include <utility>
+
+#include "core/event.h"
+#include "store/codec.h"
+
+namespace tally {
+namespace {
+
+#define TALLY_SQLITE_RETURN_IF_ERROR(expr) \
+  do {                                     \
+    absl::Status status_ = (expr);         \
+    if (!status_.ok()) return status_;     \
+  } while (0)
+
+constexpr int64_t kSchemaVersion = 1;
+constexpr int64_t kApplicationId = 0x54616c79;  // "Taly", in the file header
+
+// docs/storage.md explains each table.
+constexpr char kSchemaSql[] = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE events(
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, id_hash INTEGER NOT NULL,
+  fingerprint INTEGER NOT NULL, subject TEXT NOT NULL, org TEXT, type TEXT NOT NULL,
+  time_us INTEGER NOT NULL, received_us INTEGER NOT NULL, origin INTEGER NOT NULL,
+  reservation_id TEXT, data TEXT NOT NULL, effects TEXT NOT NULL, session_id TEXT,
+  ip TEXT, user_agent TEXT, endpoint TEXT, method TEXT, processing_ms INTEGER,
+  error_code TEXT);
+CREATE TABLE ledger(
+  seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, time_us INTEGER NOT NULL,
+  subject TEXT NOT NULL, org TEXT, reservation_id TEXT, expires_us INTEGER,
+  request_id TEXT, request_id_hash INTEGER, request_fingerprint INTEGER,
+  request_subject TEXT, request_type TEXT, request_time_us INTEGER, request_data TEXT,
+  request_context TEXT, effects TEXT NOT NULL, actor TEXT, reason TEXT);
+CREATE TABLE subjects(id TEXT PRIMARY KEY, definition TEXT NOT NULL,
+                      updated_us INTEGER NOT NULL);
+CREATE TABLE orgs(id TEXT PRIMARY KEY, definition TEXT NOT NULL,
+                  updated_us INTEGER NOT NULL);
+CREATE TABLE tiers(id TEXT PRIMARY KEY, definition TEXT NOT NULL,
+                   updated_us INTEGER NOT NULL);
+CREATE TABLE checkpoints(seq INTEGER PRIMARY KEY, created_us INTEGER NOT NULL,
+                         blob BLOB NOT NULL);
+)sql";
+
+constexpr char kInsertEventSql[] =
+    "INSERT INTO events(seq, id, id_hash, fingerprint, subject, org, type, time_us,"
+    " received_us, origin, reservation_id, data, effects, session_id, ip, user_agent,"
+    " endpoint, method, processing_ms, error_code)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+    " ?18, ?19, ?20)";
+
+constexpr char kInsertLedgerSql[] =
+    "INSERT INTO ledger(seq, kind, time_us, subject, org, reservation_id, expires_us,"
+    " request_id, request_id_hash, request_fingerprint, request_subject, request_type,"
+    " request_time_us, request_data, request_context, effects, actor, reason)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+    " ?18)";
+
+// Replay reads these columns, in this order.
+constexpr char kSelectEventsSql[] =
+    "SELECT seq, id, fingerprint, subject, org, type, time_us, received_us, origin,"
+    " reservation_id, data, effects, session_id, ip, user_agent, endpoint, method,"
+    " processing_ms, error_code FROM events WHERE seq > ?1 ORDER BY seq";
+enum EventColumn {
+  kEvSeq, kEvId, kEvFingerprint, kEvSubject, kEvOrg, kEvType, kEvTime, kEvReceived,
+  kEvOrigin, kEvReservationId, kEvData, kEvEffects, kEvSessionId, kEvIp, kEvUserAgent,
+  kEvEndpoint, kEvMethod, kEvProcessingMs, kEvErrorCode,
+};
+
+constexpr char kSelectLedgerSql[] =
+    "SELECT seq, kind, time_us, subject, org, reservation_id, expires_us, request_id,"
+    " request_fingerprint, request_subject, request_type, request_time_us, request_data,"
+    " request_context, effects, actor, reason FROM ledger WHERE seq > ?1 ORDER BY seq";
+enum LedgerColumn {
+  kLgSeq, kLgKind, kLgTime, kLgSubject, kLgOrg, kLgReservationId, kLgExpires,
+  kLgRequestId, kLgRequestFingerprint, kLgRequestSubject, kLgRequestType,
+  kLgRequestTime, kLgRequestData, kLgRequestContext, kLgEffects, kLgActor, kLgReason,
+};
+
+// --- small SQLite helpers ---------------------------------------------------------
+
+std::string ErrnoText(int err) { return err == 0 ? "" : std::strerror(err); }
+
+// "<sqlite message> (<errno text>)".
+std::string SqliteMessage(sqlite3* db, int rc) {
+  std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  const int err = db != nullptr ? sqlite3_system_errno(db) : 0;
+  if (err != 0) msg += " (" + ErrnoText(err) + ")";
+  return msg;
+}
+
+// An error while opening `path`, with a code that says what to do about it.
+absl::Status OpenError(sqlite3* db, int rc, const std::string& path) {
+  const std::string text = "cannot open " + path + ": " + SqliteMessage(db, rc);
+  const int err = db != nullptr ? sqlite3_system_errno(db) : 0;
+  switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+      return absl::DataLossError(text + "; the file is corrupt or not a tally database");
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return absl::PermissionDeniedError(text);
+    case SQLITE_CANTOPEN:
+      if (err == EACCES || err == EPERM || err == EROFS) {
+        return absl::PermissionDeniedError(text);
+      }
+      return absl::UnavailableError(text);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(text + "; is another process using it?");
+    case SQLITE_FULL:
+      return absl::UnavailableError(text + " (disk full?)");
+    default:
+      return absl::UnavailableError(text);
+  }
+}
+
+// A failed write: the store is failed from now on.
+absl::Status WriteError(sqlite3* db, int rc, const std::string& path) {
+  std::string text = "storage write failed: " + SqliteMessage(db, rc);
+  if ((rc & 0xff) == SQLITE_IOERR) text += " (disk full or failing?)";
+  return absl::UnavailableError(text + " at " + path);
+}
+
+struct StatementDeleter {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+
+// A prepared statement: prepared once, bound and reset per row.
+class Statement {
+ public:
+  Statement() = default;
+
+  static absl::StatusOr<Statement> Prepare(sqlite3* db, const char* sql,
+                                           const std::string& path) {
+    sqlite3_stmt* raw = nullptr;
+    const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    Statement s;
+    s.stmt_.reset(raw);
+    if (rc != SQLITE_OK) return OpenError(db, rc, path);
+    return s;
+  }
+
+  sqlite3_stmt* get() const { return stmt_.get(); }
+
+  void Int(int i, int64_t v) { sqlite3_bind_int64(stmt_.get(), i, v); }
+  void Uint(int i, uint64_t v) { Int(i, static_cast<int64_t>(v)); }
+  // 0 is stored as NULL (an unset optional integer).
+  void IntOrNull(int i, int64_t v) {
+    if (v == 0) {
+      sqlite3_bind_null(stmt_.get(), i);
+    } else {
+      Int(i, v);
+    }
+  }
+  void Text(int i, std::string_view s) {
+    sqlite3_bind_text(stmt_.get(), i, s.empty() ? "" : s.data(), static_cast<int>(s.size()),
+                      SQLITE_STATIC);
+  }
+  // "" is stored as NULL (an unset optional string).
+  void TextOrNull(int i, std::string_view s) {
+    if (s.empty()) {
+      sqlite3_bind_null(stmt_.get(), i);
+    } else {
+      Text(i, s);
+    }
+  }
+  void Blob(int i, std::string_view s) {
+    sqlite3_bind_blob(stmt_.get(), i, s.empty() ? "" : s.data(), static_cast<int>(s.size()),
+                      SQLITE_STATIC);
+  }
+
+ private:
+  std::unique_ptr<sqlite3_stmt, StatementDeleter> stmt_;
+};
+
+std::string_view ColumnText(sqlite3_stmt* s, int i) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+  if (p == nullptr) return {};
+  return {p, static_cast<size_t>(sqlite3_column_bytes(s, i))};
+}
+
+int64_t ColumnInt(sqlite3_stmt* s, int i) { return sqlite3_column_int64(s, i); }
+uint64_t ColumnUint(sqlite3_stmt* s, int i) {
+  return static_cast<uint64_t>(sqlite3_column_int64(s, i));
+}
+
+// Runs `sql` (no rows expected).
+absl::Status Exec(sqlite3* db, const char* sql, const std::string& path) {
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+  return rc == SQLITE_OK ? absl::OkStatus() : OpenError(db, rc, path);
+}
+
+// The first column of the first row of `sql` as text ("" if none).
+absl::StatusOr<std::string> QueryText(sqlite3* db, const char* sql, const std::string& path) {
+  absl::StatusOr<Statement> s = Statement::Prepare(db, sql, path);
+  if (!s.ok()) return s.status();
+  const int rc = sqlite3_step(s->get());
+  if (rc == SQLITE_ROW) return std::string(ColumnText(s->get(), 0));
+  if (rc == SQLITE_DONE) return std::string();
+  return OpenError(db, rc, path);
+}
+
+// The first column of the first row of `sql` as an integer (0 if none).
+absl::StatusOr<int64_t> QueryInt(sqlite3* db, const char* sql, const std::string& path) {
+  absl::StatusOr<Statement> s = Statement::Prepare(db, sql, path);
+  if (!s.ok()) return s.status();
+  const int rc = sqlite3_step(s->get());
+  if (rc == SQLITE_ROW) return ColumnInt(s->get(), 0);
+  if (rc == SQLITE_DONE) return 0;
+  return OpenError(db, rc, path);
+}
+
+// --- opening ------------------------------------------------------------------------
+
+absl::Status PrepareDirectory(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    const std::string text = "cannot create data directory " + dir + ": " + ec.message();
+    if (ec == std::errc::permission_denied || ec == std::errc::read_only_file_system ||
+        ec == std::errc::operation_not_permitted) {
+      return absl::PermissionDeniedError(text);
+    }
+    return absl::FailedPreconditionError(text);
+  }
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return absl::FailedPreconditionError("data directory " + dir + " is not a directory");
+  }
+  if (access(dir.c_str(), R_OK | W_OK | X_OK) != 0) {
+    return absl::PermissionDeniedError("data directory " + dir +
+                                       " is not writable: " + ErrnoText(errno));
+  }
+  return absl::OkStatus();
+}
+
+// Refuses, before SQLite touches it, a file that is not an SQLite database.
+absl::Status CheckHeader(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (status.type() == std::filesystem::file_type::not_found) return absl::OkStatus();
+  if (status.type() != std::filesystem::file_type::regular) {
+    return absl::FailedPreconditionError(path + " is not a regular file");
+  }
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size == 0) return absl::OkStatus();  // SQLite makes an empty file a database
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::PermissionDeniedError("cannot read " + path + ": " + ErrnoText(errno));
+  }
+  char header[16] = {};
+  in.read(header, sizeof(header));
+  if (in.gcount() != sizeof(header) ||
+      std::memcmp(header, "SQLite format 3", sizeof(header)) != 0) {
+    return absl::DataLossError(path +
+                               " is not an SQLite database (bad file header); it is "
+                               "corrupt or not tally's");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Configure(sqlite3* db, bool strict, const std::string& path) {
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, 5000);
+  absl::StatusOr<std::string> mode = QueryText(db, "PRAGMA journal_mode=WAL", path);
+  if (!mode.ok()) return mode.status();
+  if (*mode != "wal") {
+    return absl::FailedPreconditionError("cannot open " + path + ": journal_mode is " + *mode +
+                                         ", not wal");
+  }
+  TALLY_SQLITE_RETURN_IF_ERROR(
+      Exec(db, strict ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", path));
+  // 64 MiB of page cache: the hot pages are the tails of events and ledger.
+  return Exec(db, "PRAGMA cache_size=-65536", path);
+}
+
+// Creates the schema in an empty database, or checks that it is tally's and
+// not newer than this code.
+absl::Status InitSchema(sqlite3* db, const std::string& path) {
+  TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", path));
+  absl::Status status = [&]() -> absl::Status {
+    absl::StatusOr<int64_t> app_id = QueryInt(db, "PRAGMA application_id", path);
+    if (!app_id.ok()) return app_id.status();
+    absl::StatusOr<int64_t> tables =
+        QueryInt(db, "SELECT count(*) FROM sqlite_schema", path);
+    if (!tables.ok()) return tables.status();
+    if (*app_id == 0 && *tables == 0) {
+      TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kSchemaSql, path));
+      const std::string init = "PRAGMA application_id=" + std::to_string(kApplicationId) +
+                               "; INSERT INTO meta VALUES('schema_version', " +
+                               std::to_string(kSchemaVersion) + ")";
+      return Exec(db, init.c_str(), path);
+    }
+    if (*app_id != kApplicationId) {
+      return absl::FailedPreconditionError(path + " is an SQLite database of another "
+                                           "application, not tally's");
+    }
+    absl::StatusOr<int64_t> version =
+        QueryInt(db, "SELECT value FROM meta WHERE key = 'schema_version'", path);
+    if (!version.ok()) return version.status();
+    if (*version > kSchemaVersion) {
+      return absl::FailedPreconditionError(
+          path + " has schema version " + std::to_string(*version) +
+          ", newer than this tally understands (" + std::to_string(kSchemaVersion) +
+          "); run a newer tally");
+    }
+    if (*version < 1) {
+      return absl::DataLossError(path + " has no valid schema_version in table meta");
+    }
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return status;
+  }
+  return Exec(db, "COMMIT", path);
+}
+
+// The highest sequence number ever assigned in this database.
+absl::StatusOr<uint64_t> LoadLastSeq(sqlite3* db, const std::string& path) {
+  int64_t last = 0;
+  for (const char* sql : {"SELECT value FROM meta WHERE key = 'last_seq'",
+                          "SELECT max(seq) FROM events", "SELECT max(seq) FROM ledger",
+                          "SELECT max(seq) FROM checkpoints"}) {
+    absl::StatusOr<int64_t> seq = QueryInt(db, sql, path);
+    if (!seq.ok()) return seq.status();
+    last = std::max(last, *seq);
+  }
+  return static_cast<uint64_t>(last);
+}
+
+// --- reading rows ---------------------------------------------------------------------
+
+absl::Status RowError(std::string_view table, uint64_t seq, const absl::Status& status) {
+  return absl::DataLossError(std::string(table) + " row " + std::to_string(seq) + ": " +
+                             std::string(status.message()));
+}
+
+// Reads the current row of kSelectEventsSql into `r`, reusing its storage.
+absl::Status ReadEvent(sqlite3_stmt* s, EventRecord* r) {
+  const uint64_t seq = ColumnUint(s, kEvSeq);
+  Event& e = r->event;
+  e.id.assign(ColumnText(s, kEvId));
+  r->fingerprint = ColumnUint(s, kEvFingerprint);
+  e.subject.assign(ColumnText(s, kEvSubject));
+  r->org.assign(ColumnText(s, kEvOrg));
+  e.type.assign(ColumnText(s, kEvType));
+  e.time = ColumnInt(s, kEvTime);
+  r->received = ColumnInt(s, kEvReceived);
+  const int64_t origin = ColumnInt(s, kEvOrigin);
+  if (origin < 0 || origin > static_cast<int64_t>(EventRecord::Origin::kCommit)) {
+    return RowError("events", seq, absl::DataLossError("bad origin"));
+  }
+  r->origin = static_cast<EventRecord::Origin>(origin);
+  r->reservation_id.assign(ColumnText(s, kEvReservationId));
+  absl::Status status = DecodeDataInto(ColumnText(s, kEvData), &e.data);
+  if (!status.ok()) return RowError("events", seq, status);
+  status = DecodeEffectsInto(ColumnText(s, kEvEffects), &r->effects);
+  if (!status.ok()) return RowError("events", seq, status);
+  EventContext& c = e.context;
+  c.session_id.assign(ColumnText(s, kEvSessionId));
+  c.ip.assign(ColumnText(s, kEvIp));
+  c.user_agent.assign(ColumnText(s, kEvUserAgent));
+  c.endpoint.assign(ColumnText(s, kEvEndpoint));
+  c.method.assign(ColumnText(s, kEvMethod));
+  c.processing_ms = sqlite3_column_type(s, kEvProcessingMs) == SQLITE_NULL
+                        ? -1
+                        : ColumnInt(s, kEvProcessingMs);
+  c.error_code.assign(ColumnText(s, kEvErrorCode));
+  return absl::OkStatus();
+}
+
+// Reads the current row of kSelectLedgerSql into `r`, reusing its storage.
+absl::Status ReadLedger(sqlite3_stmt* s, LedgerRecord* r) {
+  const uint64_t seq = ColumnUint(s, kLgSeq);
+  const int64_t kind = ColumnInt(s, kLgKind);
+  if (kind < 0 || kind > static_cast<int64_t>(LedgerRecord::Kind::kRollover)) {
+    return RowError("ledger", seq, absl::DataLossError("bad kind"));
+  }
+  r->kind = static_cast<LedgerRecord::Kind>(kind);
+  r->time = ColumnInt(s, kLgTime);
+  r->subject.assign(ColumnText(s, kLgSubject));
+  r->org.assign(ColumnText(s, kLgOrg));
+  r->reservation_id.assign(ColumnText(s, kLgReservationId));
+  r->expires_at = ColumnInt(s, kLgExpires);
+  Event& q = r->request;
+  q.id.assign(ColumnText(s, kLgRequestId));
+  r->fingerprint = ColumnUint(s, kLgRequestFingerprint);
+  q.subject.assign(ColumnText(s, kLgRequestSubject));
+  q.type.assign(ColumnText(s, kLgRequestType));
+  q.time = ColumnInt(s, kLgRequestTime);
+  absl::Status status = DecodeDataInto(ColumnText(s, kLgRequestData), &q.data);
+  if (!status.ok()) return RowError("ledger", seq, status);
+  absl::StatusOr<EventContext> context = DecodeContext(ColumnText(s, kLgRequestContext));
+  if (!context.ok()) return RowError("ledger", seq, context.status());
+  q.context = *std::move(context);
+  status = DecodeEffectsInto(ColumnText(s, kLgEffects), &r->effects);
+  if (!status.ok()) return RowError("ledger", seq, status);
+  r->actor.assign(ColumnText(s, kLgActor));
+  r->reason.assign(ColumnText(s, kLgReason));
+  return absl::OkStatus();
+}
+
+// Steps `s`: true with a row, false at the end; errors become `*status`.
+bool NextRow(sqlite3* db, sqlite3_stmt* s, const std::string& path, absl::Status* status) {
+  const int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) return true;
+  if (rc != SQLITE_DONE) {
+    *status = absl::DataLossError("reading " + path + " failed: " + SqliteMessage(db, rc));
+  }
+  return false;
+}
+
+const Clock* ClockOf(const SqliteStoreOptions& options) {
+  return options.clock != nullptr ? options.clock : SystemClock::Default();
+}
+
+}  // namespace
+
+// --- Writer: the writer thread's statements -----------------------------------------
+
+class SqliteStore::Writer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Writer>> Create(sqlite3* db, const Clock* clock,
+                                                        const std::string& path) {
+    auto w = std::unique_ptr<Writer>(new Writer(db, clock, path));
+    const std::pair<Statement*, const char*> statements[] = {
+        {&w->begin_, "BEGIN IMMEDIATE"},
+        {&w->commit_, "COMMIT"},
+        {&w->insert_event_, kInsertEventSql},
+        {&w->insert_ledger_, kInsertLedgerSql},
+        {&w->upsert_subject_,
+         "INSERT OR REPLACE INTO subjects(id, definition, updated_us) VALUES(?1, ?2, ?3)"},
+        {&w->upsert_org_,
+         "INSERT OR REPLACE INTO orgs(id, definition, updated_us) VALUES(?1, ?2, ?3)"},
+        {&w->upsert_tier_,
+         "INSERT OR REPLACE INTO tiers(id, definition, updated_us) VALUES(?1, ?2, ?3)"},
+        {&w->insert_checkpoint_,
+         "INSERT INTO checkpoints(seq, created_us, blob) VALUES(?1, ?2, ?3)"},
+        {&w->prune_checkpoints_,
+         "DELETE FROM checkpoints WHERE seq < (SELECT seq FROM checkpoints"
+         " ORDER BY seq DESC LIMIT 1 OFFSET 1)"},
+        {&w->set_last_seq_, "INSERT OR REPLACE INTO meta(key, value) VALUES('last_seq', ?1)"},
+    };
+    for (const auto& [stmt, sql] : statements) {
+      absl::StatusOr<Statement> prepared = Statement::Prepare(db, sql, path);
+      if (!prepared.ok()) return prepared.status();
+      *stmt = *std::move(prepared);
+    }
+    return w;
+  }
+
+  // Writes `batch` (and the new last_seq) in one transaction; rolls back on
+  // any error.
+  absl::Status WriteBatch(const std::vector<PendingAppend>& batch) {
+    absl::Status status = Run(begin_);
+    if (!status.ok()) return status;
+    status = WriteRecords(batch);
+    if (status.ok()) status = Run(commit_);
+    if (!status.ok() && sqlite3_get_autocommit(db_) == 0) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    return status;
+  }
+
+ private:
+  Writer(sqlite3* db, const Clock* clock, std::string path)
+      : db_(db), clock_(clock), path_(std::move(path)) {}
+
+  absl::Status WriteRecords(const std::vector<PendingAppend>& batch) {
+    bool checkpointed = false;
+    uint64_t last_seq = 0;
+    for (const PendingAppend& append : batch) {
+      uint64_t seq = append.first_seq;
+      for (const LogRecord& record : append.records) {
+        TALLY_SQLITE_RETURN_IF_ERROR(Write(seq, record));
+        checkpointed |= std::holds_alternative<CheckpointRecord>(record);
+        last_seq = seq++;
+      }
+    }
+    if (checkpointed) TALLY_SQLITE_RETURN_IF_ERROR(Run(prune_checkpoints_));
+    set_last_seq_.Uint(1, last_seq);
+    return Run(set_last_seq_);
+  }
+
+  // Steps `s` (no rows expected) and resets it; the error is read before the
+  // reset so that it keeps the OS error.
+  absl::Status Run(Statement& s) {
+    const int rc = sqlite3_step(s.get());
+    absl::Status status =
+        rc == SQLITE_DONE ? absl::OkStatus() : WriteError(db_, rc, path_);
+    sqlite3_reset(s.get());
+    return status;
+  }
+
+  absl::Status Write(uint64_t seq, const LogRecord& record) {
+    if (const auto* e = std::get_if<EventRecord>(&record)) return WriteEvent(seq, *e);
+    if (const auto* l = std::get_if<LedgerRecord>(&record)) return WriteLedger(seq, *l);
+    if (const auto* s = std::get_if<SubjectRecord>(&record)) {
+      return Upsert(upsert_subject_, s->subject.id, EncodeSubject(s->subject));
+    }
+    if (const auto* o = std::get_if<OrgRecord>(&record)) {
+      return Upsert(upsert_org_, o->org.id, EncodeOrg(o->org));
+    }
+    if (const auto* t = std::get_if<TierRecord>(&record)) {
+      return Upsert(upsert_tier_, t->tier.name, EncodeTier(t->tier));
+    }
+    return WriteCheckpoint(seq, std::get<CheckpointRecord>(record));
+  }
+
+  absl::Status WriteEvent(uint64_t seq, const EventRecord& r) {
+    const Event& e = r.event;
+    data_.clear();
+    AppendData(e.data, &data_);
+    effects_.clear();
+    AppendEffects(r.effects, &effects_);
+    Statement& s = insert_event_;
+    s.Uint(1, seq);
+    s.Text(2, e.id);
+    s.Uint(3, StableHash(e.id));
+    s.Uint(4, r.fingerprint);
+    s.Text(5, e.subject);
+    s.TextOrNull(6, r.org);
+    s.Text(7, e.type);
+    s.Int(8, e.time);
+    s.Int(9, r.received);
+    s.Int(10, static_cast<int64_t>(r.origin));
+    s.TextOrNull(11, r.reservation_id);
+    s.Text(12, data_);
+    s.Text(13, effects_);
+    const EventContext& c = e.context;
+    s.TextOrNull(14, c.session_id);
+    s.TextOrNull(15, c.ip);
+    s.TextOrNull(16, c.user_agent);
+    s.TextOrNull(17, c.endpoint);
+    s.TextOrNull(18, c.method);
+    if (c.processing_ms == -1) {
+      sqlite3_bind_null(s.get(), 19);
+    } else {
+      s.Int(19, c.processing_ms);
+    }
+    s.TextOrNull(20, c.error_code);
+    return Run(s);
+  }
+
+  absl::Status WriteLedger(uint64_t seq, const LedgerRecord& r) {
+    const Event& q = r.request;
+    data_.clear();
+    AppendData(q.data, &data_);
+    effects_.clear();
+    AppendEffects(r.effects, &effects_);
+    context_ = EncodeContext(q.context);
+    Statement& s = insert_ledger_;
+    s.Uint(1, seq);
+    s.Int(2, static_cast<int64_t>(r.kind));
+    s.Int(3, r.time);
+    s.Text(4, r.subject);
+    s.TextOrNull(5, r.org);
+    s.TextOrNull(6, r.reservation_id);
+    s.IntOrNull(7, r.expires_at);
+    s.TextOrNull(8, q.id);
+    if (q.id.empty()) {
+      sqlite3_bind_null(s.get(), 9);
+    } else {
+      s.Uint(9, StableHash(q.id));
+    }
+    s.IntOrNull(10, static_cast<int64_t>(r.fingerprint));
+    s.TextOrNull(11, q.subject);
+    s.TextOrNull(12, q.type);
+    s.IntOrNull(13, q.time);
+    s.TextOrNull(14, data_);
+    s.TextOrNull(15, context_);
+    s.Text(16, effects_);
+    s.TextOrNull(17, r.actor);
+    s.TextOrNull(18, r.reason);
+    return Run(s);
+  }
+
+  absl::Status Upsert(Statement& s, const std::string& id, const std::string& definition) {
+    s.Text(1, id);
+    s.Text(2, definition);
+    s.Int(3, clock_->Now());
+    return Run(s);
+  }
+
+  absl::Status WriteCheckpoint(uint64_t seq, const CheckpointRecord& r) {
+    insert_checkpoint_.Uint(1, seq);
+    insert_checkpoint_.Int(2, clock_->Now());
+    insert_checkpoint_.Blob(3, r.blob);
+    return Run(insert_checkpoint_);
+  }
+
+  sqlite3* const db_;
+  const Clock* const clock_;
+  const std::string path_;
+  Statement begin_, commit_, insert_event_, insert_ledger_, upsert_subject_, upsert_org_,
+      upsert_tier_, insert_checkpoint_, prune_checkpoints_, set_last_seq_;
+  // Encoding buffers, reused row after row.
+  std::string data_, effects_, context_;
+};
+
+// --- SqliteStore ----------------------------------------------------------------------
+
+void SqliteStore::DbCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+    const SqliteStoreOptions& options) {
+  if (options.dir.empty()) return absl::InvalidArgumentError("SqliteStore: dir is empty");
+  if (options.max_batch_records < 1) {
+    return absl::InvalidArgumentError("SqliteStore: max_batch_records must be >= 1");
+  }
+  TALLY_SQLITE_RETURN_IF_ERROR(PrepareDirectory(options.dir));
+  std::string path = options.dir + "/tally.db";
+  TALLY_SQLITE_RETURN_IF_ERROR(CheckHeader(path));
+
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+      nullptr);
+  DbHandle db(raw);
+  if (rc != SQLITE_OK) return OpenError(db.get(), rc, path);
+  if (sqlite3_db_readonly(db.get(), "main") == 1) {
+    return absl::PermissionDeniedError("cannot open " + path + ": read-only");
+  }
+  TALLY_SQLITE_RETURN_IF_ERROR(Configure(db.get(), options.strict, path));
+  TALLY_SQLITE_RETURN_IF_ERROR(InitSchema(db.get(), path));
+  absl::StatusOr<uint64_t> last_seq = LoadLastSeq(db.get(), path);
+  if (!last_seq.ok()) return last_seq.status();
+
+  absl::StatusOr<std::unique_ptr<Writer>> writer =
+      Writer::Create(db.get(), ClockOf(options), path);
+  if (!writer.ok()) return writer.status();
+  return std::unique_ptr<SqliteStore>(new SqliteStore(
+      options, std::move(path), std::move(db), *std::move(writer), *last_seq));
+}
+
+SqliteStore::SqliteStore(const SqliteStoreOptions& options, std::string path, DbHandle db,
+                         std::unique_ptr<Writer> writer, uint64_t last_seq)
+    : options_(options),
+      path_(std::move(path)),
+      db_(std::move(db)),
+      writer_(std::move(writer)),
+      last_seq_(last_seq),
+      durable_seq_(last_seq) {
+  thread_ = std::thread([this] { WriterLoop(); });
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  thread_.join();
+}
+
+absl::StatusOr<uint64_t> SqliteStore::Append(std::vector<LogRecord> records) {
+  uint64_t ticket = 0;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (!failure_.ok()) return failure_;
+    if (records.empty()) return last_seq_;
+    const size_t n = records.size();
+    queue_.push_back(PendingAppend{last_seq_ + 1, std::move(records)});
+    last_seq_ += n;
+    ticket = last_seq_;
+    appended_.fetch_add(n, std::memory_order_relaxed);
+  }
+  queue_cv_.notify_one();
+  return ticket;
+}
+
+absl::Status SqliteStore::WaitDurable(uint64_t ticket) {
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  if (ticket > last_seq_) {
+    return absl::InvalidArgumentError("WaitDurable: ticket " + std::to_string(ticket) +
+                                      " was never issued");
+  }
+  durable_cv_.wait(lock, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return durable_seq_ >= ticket || !failure_.ok();
+  });
+  if (durable_seq_ >= ticket) return absl::OkStatus();
+  return failure_;
+}
+
+absl::Status SqliteStore::Flush() { return WaitDurable(LastSeq()); }
+
+uint64_t SqliteStore::LastSeq() const {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  return last_seq_;
+}
+
+StoreStats SqliteStore::Stats() const {
+  StoreStats stats;
+  stats.appended = appended_.load(std::memory_order_relaxed);
+  stats.durable = durable_.load(std::memory_order_relaxed);
+  stats.commits = commits_.load(std::memory_order_relaxed);
+  stats.queue_depth = stats.appended - std::min(stats.appended, stats.durable);
+  return stats;
+}
+
+void SqliteStore::WriterLoop() {
+  while (true) {
+    std::vector<PendingAppend> batch = NextBatch();
+    if (batch.empty()) return;
+    size_t records = 0;
+    for (const PendingAppend& append : batch) records += append.records.size();
+    const uint64_t last_seq = batch.back().first_seq + batch.back().records.size() - 1;
+    const absl::Status status = CommitBatch(batch);
+    Publish(last_seq, records, status);
+    if (!status.ok()) return;
+  }
+}
+
+std::vector<SqliteStore::PendingAppend> SqliteStore::NextBatch() {
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  queue_cv_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return !queue_.empty() || stopping_;
+  });
+  std::vector<PendingAppend> batch;
+  size_t records = 0;
+  const auto max = static_cast<size_t>(options_.max_batch_records);
+  while (!queue_.empty() &&
+         (batch.empty() || records + queue_.front().records.size() <= max)) {
+    records += queue_.front().records.size();
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return batch;
+}
+
+absl::Status SqliteStore::CommitBatch(const std::vector<PendingAppend>& batch) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  return writer_->WriteBatch(batch);
+}
+
+void SqliteStore::Publish(uint64_t last_seq, size_t records, const absl::Status& status) {
+  std::deque<PendingAppend> dropped;  // freed outside the lock
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (status.ok()) {
+      durable_seq_ = last_seq;
+      durable_.fetch_add(records, std::memory_order_relaxed);
+      commits_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      failure_ = status;
+      dropped.swap(queue_);  // never written: their waiters get `failure_`
+    }
+  }
+  durable_cv_.notify_all();
+}
+
+// --- recovery ---------------------------------------------------------------------------
+
+absl::StatusOr<Registry> SqliteStore::LoadRegistry() {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  Registry registry;
+  auto load = [&](const char* table, auto decode, auto* out) -> absl::Status {
+    const std::string sql = std::string("SELECT id, definition FROM ") + table + " ORDER BY id";
+    absl::StatusOr<Statement> s = Statement::Prepare(db_.get(), sql.c_str(), path_);
+    if (!s.ok()) return s.status();
+    absl::Status status;
+    while (NextRow(db_.get(), s->get(), path_, &status)) {
+      auto value = decode(ColumnText(s->get(), 1));
+      if (!value.ok()) {
+        return absl::DataLossError(std::string(table) + " row \"" +
+                                   std::string(ColumnText(s->get(), 0)) +
+                                   "\": " + std::string(value.status().message()));
+      }
+      out->push_back(*std::move(value));
+    }
+    return status;
+  };
+  TALLY_SQLITE_RETURN_IF_ERROR(load("subjects", DecodeSubject, &registry.subjects));
+  TALLY_SQLITE_RETURN_IF_ERROR(load("orgs", DecodeOrg, &registry.orgs));
+  TALLY_SQLITE_RETURN_IF_ERROR(load("tiers", DecodeTier, &registry.tiers));
+  return registry;
+}
+
+absl::StatusOr<std::optional<Checkpoint>> SqliteStore::LoadCheckpoint() {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  absl::StatusOr<Statement> s = Statement::Prepare(
+      db_.get(), "SELECT seq, blob FROM checkpoints ORDER BY seq DESC LIMIT 1", path_);
+  if (!s.ok()) return s.status();
+  absl::Status status;
+  if (!NextRow(db_.get(), s->get(), path_, &status)) {
+    if (!status.ok()) return status;
+    return std::optional<Checkpoint>();
+  }
+  Checkpoint checkpoint;
+  checkpoint.seq = ColumnUint(s->get(), 0);
+  const void* blob = sqlite3_column_blob(s->get(), 1);
+  const int size = sqlite3_column_bytes(s->get(), 1);
+  if (blob != nullptr) checkpoint.blob.assign(static_cast<const char*>(blob), size);
+  return std::optional<Checkpoint>(std::move(checkpoint));
+}
+
+absl::Status SqliteStore::Replay(
+    uint64_t after_seq,
+    const std::function<absl::Status(uint64_t seq, const LogRecord&)>& fn) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  sqlite3* db = db_.get();
+  absl::StatusOr<Statement> events = Statement::Prepare(db, kSelectEventsSql, path_);
+  if (!events.ok()) return events.status();
+  absl::StatusOr<Statement> ledger = Statement::Prepare(db, kSelectLedgerSql, path_);
+  if (!ledger.ok()) return ledger.status();
+  events->Uint(1, after_seq);
+  ledger->Uint(1, after_seq);
+
+  // Two cursors in seq order, merged; one record of each kind reused per row.
+  LogRecord event_slot{EventRecord{}};
+  LogRecord ledger_slot{LedgerRecord{}};
+  absl::Status status;
+  bool has_event = NextRow(db, events->get(), path_, &status);
+  bool has_ledger = status.ok() && NextRow(db, ledger->get(), path_, &status);
+  while (status.ok() && (has_event || has_ledger)) {
+    const uint64_t event_seq = has_event ? ColumnUint(events->get(), kEvSeq) : UINT64_MAX;
+    const uint64_t ledger_seq = has_ledger ? ColumnUint(ledger->get(), kLgSeq) : UINT64_MAX;
+    if (event_seq < ledger_seq) {
+      TALLY_SQLITE_RETURN_IF_ERROR(ReadEvent(events->get(), &std::get<EventRecord>(event_slot)));
+      TALLY_SQLITE_RETURN_IF_ERROR(fn(event_seq, event_slot));
+      has_event = NextRow(db, events->get(), path_, &status);
+    } else {
+      TALLY_SQLITE_RETURN_IF_ERROR(
+          ReadLedger(ledger->get(), &std::get<LedgerRecord>(ledger_slot)));
+      TALLY_SQLITE_RETURN_IF_ERROR(fn(ledger_seq, ledger_slot));
+      has_ledger = NextRow(db, ledger->get(), path_, &status);
+    }
+  }
+  return status;
+}
+
+absl::Status SqliteStore::ScanDedup(Micros since, uint64_t upto_seq,
+                                    const std::function<void(const DedupEntry&)>& fn) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  sqlite3* db = db_.get();
+  absl::StatusOr<Statement> events = Statement::Prepare(
+      db,
+      "SELECT id_hash, fingerprint, received_us, seq FROM events"
+      " WHERE seq <= ?2 AND received_us >= ?1 ORDER BY seq",
+      path_);
+  if (!events.ok()) return events.status();
+  absl::StatusOr<Statement> holds = Statement::Prepare(
+      db,
+      "SELECT request_id_hash, request_fingerprint, time_us, seq FROM ledger"
+      " WHERE seq <= ?2 AND kind = 0 AND time_us >= ?1 ORDER BY seq",
+      path_);
+  if (!holds.ok()) return holds.status();
+  for (Statement* s : {&*events, &*holds}) {
+    s->Int(1, since);
+    s->Uint(2, std::min<uint64_t>(upto_seq, INT64_MAX));
+  }
+  auto read = [](sqlite3_stmt* s) {
+    return DedupEntry{ColumnUint(s, 0), ColumnUint(s, 1), ColumnInt(s, 2), ColumnUint(s, 3)};
+  };
+  absl::Status status;
+  bool has_event = NextRow(db, events->get(), path_, &status);
+  bool has_hold = status.ok() && NextRow(db, holds->get(), path_, &status);
+  while (status.ok() && (has_event || has_hold)) {
+    const uint64_t event_seq = has_event ? ColumnUint(events->get(), 3) : UINT64_MAX;
+    const uint64_t hold_seq = has_hold ? ColumnUint(holds->get(), 3) : UINT64_MAX;
+    if (event_seq < hold_seq) {
+      fn(read(events->get()));
+      has_event = NextRow(db, events->get(), path_, &status);
+    } else {
+      fn(read(holds->get()));
+      has_hold = NextRow(db, holds->get(), path_, &status);
+    }
+  }
+  return status;
+}
+
+}  // namespace tally

@@ -1,1 +1,716 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
+
+#include "core/clock.h"
+#include "core/event.h"
+
+namespace tally {
+namespace {
+
+namespace fs = std::filesystem;
+
+// --- fixtures ----------------------------------------------------------------------
+
+EventRecord MakeEvent(int i) {
+  EventRecord r;
+  r.event.id = "evt-" + std::to_string(i);
+  r.event.subject = "user-" + std::to_string(i % 7);
+  r.event.type = "correction";
+  r.event.time = 1'700'000'000'000'000 + i;
+  r.event.data = {{"chars", 500 + i}, {"tokens", i}};
+  r.org = i % 2 == 0 ? "acme" : "";
+  r.received = 1'700'000'000'000'000 + 10 * i;
+  r.fingerprint = 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(i + 1);
+  r.origin = EventRecord::Origin::kConsume;
+  r.effects = {{Scope::kSubject, "chars", 1'699'000'000'000'000, 1'702'000'000'000'000, 500 + i, 0},
+               {Scope::kOrg, "requests", kBeginningOfTime, kEndOfTime, 1, 0}};
+  return r;
+}
+
+EventRecord FullEvent() {
+  EventRecord r = MakeEvent(42);
+  r.origin = EventRecord::Origin::kCommit;
+  r.reservation_id = "res-9";
+  r.fingerprint = UINT64_MAX;
+  r.event.context = {"sess-1", "203.0.113.9", "curl/8.0 \"quoted\"", "/v1/correct", "POST", 0,
+                     "E_TIMEOUT"};
+  r.effects.push_back({Scope::kSubject, "users", 1, 2, 1, 0xdeadbeefcafef00dULL});
+  return r;
+}
+
+// An event whose every string is hostile.
+EventRecord HostileEvent(const std::string& h) {
+  EventRecord r = FullEvent();
+  r.event.id = "id:" + h;
+  r.event.subject = h;
+  r.event.type = h;
+  r.event.data = {{h, 1}, {"x" + h, 2}};
+  r.org = h;
+  r.reservation_id = h;
+  r.event.context = {h, h, h, h, h, 12, h};
+  r.effects[0].meter = h;
+  return r;
+}
+
+LedgerRecord MakeLedger(LedgerRecord::Kind kind) {
+  LedgerRecord r;
+  r.kind = kind;
+  r.time = 1'700'000'000'123'456;
+  r.subject = "user-1";
+  r.org = "acme";
+  r.effects = {{Scope::kSubject, "tokens", 10, 20, kind == LedgerRecord::Kind::kReset ? -30 : 30, 0}};
+  if (kind == LedgerRecord::Kind::kHold || kind == LedgerRecord::Kind::kRelease ||
+      kind == LedgerRecord::Kind::kExpire) {
+    r.reservation_id = "res-1";
+  }
+  if (kind == LedgerRecord::Kind::kHold) {
+    r.expires_at = 1'700'000'060'000'000;
+    r.request.id = "req-1";
+    r.request.subject = "user-1";
+    r.request.type = "llm";
+    r.request.time = 1'700'000'000'000'001;
+    r.request.data = {{"tokens", 4096}};
+    r.request.context.ip = "::1";
+    r.request.context.processing_ms = 3;
+    r.fingerprint = 77;
+  }
+  if (kind == LedgerRecord::Kind::kGrant || kind == LedgerRecord::Kind::kReset) {
+    r.actor = "admin@example.com";
+    r.reason = "support ticket #12, \"goodwill\"\nline 2";
+  }
+  return r;
+}
+
+Subject MakeSubject(const std::string& id, const std::string& tier) {
+  Subject s;
+  s.id = id;
+  s.tier = tier;
+  s.org = "acme";
+  s.email = id + "@example.com";
+  s.timezone = "Europe/Berlin";
+  s.anchor_day = 31;
+  s.overrides = {{"chars", 123}, {"tokens", std::nullopt}};
+  s.notify.webhook = false;
+  s.created = 99;
+  return s;
+}
+
+Tier MakeTier(const std::string& name, int64_t limit) {
+  Tier t;
+  t.name = name;
+  Quota q;
+  q.meter = "chars";
+  q.limit = limit;
+  q.period = PeriodUnit::kDay;
+  t.quotas = {q};
+  t.rate_limits = {{"requests", 10, kMicrosPerSecond, 20}};
+  t.pricing.base_cents = 900;
+  return t;
+}
+
+// Runs raw SQL on the database file, behind the store's back.
+void RawSql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << (error != nullptr ? error : "") << " in " << sql;
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+int64_t RawCount(const std::string& path, const std::string& table) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, ("SELECT count(*) FROM " + table).c_str(), -1, &s, nullptr),
+            SQLITE_OK);
+  EXPECT_EQ(sqlite3_step(s), SQLITE_ROW);
+  const int64_t n = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return n;
+}
+
+using Replayed = std::vector<std::pair<uint64_t, LogRecord>>;
+
+// Replay yields only events and ledger records, which have operator==.
+bool SameRecord(const LogRecord& a, const LogRecord& b) {
+  if (a.index() != b.index()) return false;
+  if (const auto* e = std::get_if<EventRecord>(&a)) return *e == std::get<EventRecord>(b);
+  if (const auto* l = std::get_if<LedgerRecord>(&a)) return *l == std::get<LedgerRecord>(b);
+  return false;
+}
+
+Replayed ReplayAll(Store& store, uint64_t after = 0) {
+  Replayed out;
+  absl::Status status = store.Replay(after, [&](uint64_t seq, const LogRecord& r) {
+    out.emplace_back(seq, r);
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(status.ok()) << status;
+  return out;
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* base = std::getenv("TALLY_TEST_TMPDIR");
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::path(base != nullptr && *base != '\0' ? base : "/tmp") /
+           ("tally_sqlite_" + std::string(info->name()) + "_" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!mounted_.empty()) umount2(mounted_.c_str(), MNT_DETACH);
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  SqliteStoreOptions Options(const std::string& sub = "data") const {
+    SqliteStoreOptions options;
+    options.dir = (dir_ / sub).string();
+    options.clock = &clock_;
+    return options;
+  }
+  std::string DbPath(const std::string& sub = "data") const {
+    return (dir_ / sub / "tally.db").string();
+  }
+
+  std::unique_ptr<SqliteStore> OpenOrDie(const SqliteStoreOptions& options) {
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(options);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+  std::unique_ptr<SqliteStore> OpenOrDie() { return OpenOrDie(Options()); }
+
+  // Mounts a tmpfs at `sub` (read-only or of `size`); false if not allowed here.
+  bool MountTmpfs(const std::string& sub, bool read_only, const std::string& size) {
+    const fs::path target = dir_ / sub;
+    fs::create_directories(target);
+    const std::string data = "size=" + size;
+    if (mount("tmpfs", target.c_str(), "tmpfs", read_only ? MS_RDONLY : 0, data.c_str()) != 0) {
+      return false;
+    }
+    mounted_ = target.string();
+    return true;
+  }
+
+  fs::path dir_;
+  std::string mounted_;
+  SimulatedClock clock_{1'700'000'000'000'000};
+};
+
+// --- round trips -------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, EveryRecordKindRoundTripsThroughRestart) {
+  std::vector<LogRecord> records = {MakeEvent(1), FullEvent(), EventRecord{}};
+  for (auto kind : {LedgerRecord::Kind::kHold, LedgerRecord::Kind::kRelease,
+                    LedgerRecord::Kind::kExpire, LedgerRecord::Kind::kGrant,
+                    LedgerRecord::Kind::kReset, LedgerRecord::Kind::kRollover}) {
+    records.push_back(MakeLedger(kind));
+  }
+  records.push_back(LedgerRecord{});
+  records.push_back(SubjectRecord{MakeSubject("user-1", "free")});
+  records.push_back(OrgRecord{Org{"acme", "enterprise", "Asia/Tokyo", 15, {{"chars", 1}}}});
+  records.push_back(TierRecord{MakeTier("free", 10'000)});
+  records.push_back(CheckpointRecord{std::string("counters\0\xff\x01", 11)});
+  records.push_back(MakeEvent(2));
+  const std::vector<LogRecord> expected = records;
+
+  {
+    auto store = OpenOrDie();
+    absl::StatusOr<uint64_t> ticket = store->Append(std::move(records));
+    ASSERT_TRUE(ticket.ok()) << ticket.status();
+    EXPECT_EQ(*ticket, expected.size());
+    ASSERT_TRUE(store->WaitDurable(*ticket).ok());
+  }
+  auto store = OpenOrDie();
+  EXPECT_EQ(store->LastSeq(), expected.size());
+
+  Replayed replayed = ReplayAll(*store);
+  Replayed want;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (std::holds_alternative<EventRecord>(expected[i]) ||
+        std::holds_alternative<LedgerRecord>(expected[i])) {
+      want.emplace_back(i + 1, expected[i]);
+    }
+  }
+  ASSERT_EQ(replayed.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(replayed[i].first, want[i].first);
+    EXPECT_TRUE(SameRecord(replayed[i].second, want[i].second)) << "record at seq " << want[i].first;
+  }
+
+  absl::StatusOr<Registry> registry = store->LoadRegistry();
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  ASSERT_EQ(registry->subjects.size(), 1u);
+  EXPECT_EQ(registry->subjects[0], std::get<SubjectRecord>(expected[10]).subject);
+  ASSERT_EQ(registry->orgs.size(), 1u);
+  EXPECT_EQ(registry->orgs[0], std::get<OrgRecord>(expected[11]).org);
+  ASSERT_EQ(registry->tiers.size(), 1u);
+  EXPECT_EQ(registry->tiers[0], std::get<TierRecord>(expected[12]).tier);
+
+  absl::StatusOr<std::optional<Checkpoint>> checkpoint = store->LoadCheckpoint();
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  ASSERT_TRUE(checkpoint->has_value());
+  EXPECT_EQ((*checkpoint)->seq, 14u);
+  EXPECT_EQ((*checkpoint)->blob, std::get<CheckpointRecord>(expected[13]).blob);
+}
+
+TEST_F(SqliteStoreTest, HostileStringsRoundTrip) {
+  const std::vector<std::string> hostile = {
+      "",  "\"", "\\", "a\nb\r\n", std::string("nul\0x", 5), "caf\xc3\xa9 \xf0\x9f\x98\x80",
+      ",;|=%", "'; DROP TABLE events; --"};
+  std::vector<LogRecord> records;
+  for (const std::string& h : hostile) records.push_back(HostileEvent(h));
+  const std::vector<LogRecord> expected = records;
+  auto store = OpenOrDie();
+  ASSERT_TRUE(store->Append(std::move(records)).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  Replayed replayed = ReplayAll(*store);
+  ASSERT_EQ(replayed.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_TRUE(SameRecord(replayed[i].second, expected[i])) << "hostile string " << i;
+  }
+}
+
+TEST_F(SqliteStoreTest, SequenceNumbersFollowAppendOrderAcrossKinds) {
+  auto store = OpenOrDie();
+  EXPECT_EQ(store->LastSeq(), 0u);
+  EXPECT_EQ(*store->Append({MakeEvent(1), MakeEvent(2)}), 2u);
+  EXPECT_EQ(*store->Append({SubjectRecord{MakeSubject("u", "free")}}), 3u);
+  EXPECT_EQ(*store->Append({MakeLedger(LedgerRecord::Kind::kGrant)}), 4u);
+  EXPECT_EQ(*store->Append({}), 4u);  // nothing appended: the current last seq
+  EXPECT_EQ(*store->Append({MakeEvent(3)}), 5u);
+  EXPECT_EQ(store->LastSeq(), 5u);
+  ASSERT_TRUE(store->Flush().ok());
+  Replayed replayed = ReplayAll(*store);
+  std::vector<uint64_t> seqs;
+  for (const auto& [seq, record] : replayed) seqs.push_back(seq);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2, 4, 5}));
+  EXPECT_EQ(ReplayAll(*store, 4).size(), 1u);
+  EXPECT_EQ(store->WaitDurable(6).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SqliteStoreTest, RestartContinuesSequencesEvenAfterRegistryOnlyWrites) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_TRUE(store->Append({MakeEvent(1), MakeEvent(2), MakeEvent(3)}).ok());
+  }
+  {
+    auto store = OpenOrDie();
+    EXPECT_EQ(store->LastSeq(), 3u);
+    EXPECT_EQ(*store->Append({TierRecord{MakeTier("free", 1)}}), 4u);
+  }
+  auto store = OpenOrDie();
+  EXPECT_EQ(store->LastSeq(), 4u);  // from meta.last_seq: no event or ledger row has 4
+  EXPECT_EQ(*store->Append({MakeEvent(4)}), 5u);
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(ReplayAll(*store).back().first, 5u);
+}
+
+TEST_F(SqliteStoreTest, DestructorCommitsEverythingQueued) {
+  constexpr int kAppends = 200;
+  {
+    auto store = OpenOrDie();
+    for (int i = 0; i < kAppends; ++i) ASSERT_TRUE(store->Append({MakeEvent(i)}).ok());
+  }  // no Flush
+  auto store = OpenOrDie();
+  EXPECT_EQ(ReplayAll(*store).size(), static_cast<size_t>(kAppends));
+}
+
+TEST_F(SqliteStoreTest, RelaxedDurabilityStoresTheSame) {
+  SqliteStoreOptions options = Options();
+  options.strict = false;
+  {
+    auto store = OpenOrDie(options);
+    ASSERT_TRUE(store->WaitDurable(*store->Append({FullEvent()})).ok());
+  }
+  auto store = OpenOrDie(options);
+  Replayed replayed = ReplayAll(*store);
+  ASSERT_EQ(replayed.size(), 1u);
+  EXPECT_TRUE(SameRecord(replayed[0].second, FullEvent()));
+}
+
+TEST_F(SqliteStoreTest, RegistryUpsertsKeepTheLatestDefinition) {
+  auto store = OpenOrDie();
+  ASSERT_TRUE(store->Append({SubjectRecord{MakeSubject("b", "free")},
+                             SubjectRecord{MakeSubject("a", "free")},
+                             TierRecord{MakeTier("free", 1)}, TierRecord{MakeTier("pro", 2)}})
+                  .ok());
+  ASSERT_TRUE(store->Append({SubjectRecord{MakeSubject("b", "premium")},
+                             TierRecord{MakeTier("free", 3)},
+                             OrgRecord{Org{"acme", "enterprise"}}})
+                  .ok());
+  ASSERT_TRUE(store->Flush().ok());
+  absl::StatusOr<Registry> registry = store->LoadRegistry();
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  ASSERT_EQ(registry->subjects.size(), 2u);
+  EXPECT_EQ(registry->subjects[0], MakeSubject("a", "free"));
+  EXPECT_EQ(registry->subjects[1], MakeSubject("b", "premium"));
+  ASSERT_EQ(registry->tiers.size(), 2u);
+  EXPECT_EQ(registry->tiers[0], MakeTier("free", 3));
+  EXPECT_EQ(registry->tiers[1], MakeTier("pro", 2));
+  ASSERT_EQ(registry->orgs.size(), 1u);
+  EXPECT_EQ(registry->orgs[0].tier, "enterprise");
+}
+
+TEST_F(SqliteStoreTest, CorruptRegistryRowIsReportedNotCrashed) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_TRUE(store->Append({SubjectRecord{MakeSubject("u1", "free")}}).ok());
+  }
+  RawSql(DbPath(), "UPDATE subjects SET definition = '{\"anchor_day\":\"x\"' WHERE id = 'u1'");
+  auto store = OpenOrDie();
+  absl::StatusOr<Registry> registry = store->LoadRegistry();
+  ASSERT_FALSE(registry.ok());
+  EXPECT_EQ(registry.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(registry.status().message().find("subjects row \"u1\""), std::string::npos)
+      << registry.status();
+}
+
+TEST_F(SqliteStoreTest, CorruptEventRowStopsReplayWithDataLoss) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_TRUE(store->Append({MakeEvent(1), MakeEvent(2)}).ok());
+  }
+  RawSql(DbPath(), "UPDATE events SET effects = 's|chars|oops' WHERE seq = 2");
+  auto store = OpenOrDie();
+  int seen = 0;
+  absl::Status status = store->Replay(0, [&](uint64_t, const LogRecord&) {
+    ++seen;
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(status.message().find("events row 2"), std::string::npos) << status;
+}
+
+TEST_F(SqliteStoreTest, ReplayStopsAtTheCallbacksError) {
+  auto store = OpenOrDie();
+  ASSERT_TRUE(store->Append({MakeEvent(1), MakeEvent(2), MakeEvent(3)}).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  int seen = 0;
+  absl::Status status = store->Replay(0, [&](uint64_t seq, const LogRecord&) {
+    ++seen;
+    return seq == 2 ? absl::AbortedError("enough") : absl::OkStatus();
+  });
+  EXPECT_EQ(status, absl::AbortedError("enough"));
+  EXPECT_EQ(seen, 2);
+}
+
+// --- checkpoints ---------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, CheckpointsKeepTheLatestTwoAndReplayResumesAfterOne) {
+  auto store = OpenOrDie();
+  ASSERT_TRUE(store->Append({MakeEvent(1), CheckpointRecord{"A"}}).ok());              // 1, 2
+  ASSERT_TRUE(store->Append({MakeEvent(2), CheckpointRecord{"B"}}).ok());              // 3, 4
+  ASSERT_TRUE(store->Append({MakeEvent(3), MakeLedger(LedgerRecord::Kind::kGrant)}).ok());
+  ASSERT_TRUE(store->Append({CheckpointRecord{"C"}, MakeEvent(4)}).ok());              // 7, 8
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(RawCount(DbPath(), "checkpoints"), 2);
+  EXPECT_EQ(RawCount(DbPath(), "checkpoints WHERE blob = CAST('B' AS BLOB)"), 1);
+
+  absl::StatusOr<std::optional<Checkpoint>> latest = store->LoadCheckpoint();
+  ASSERT_TRUE(latest.ok() && latest->has_value());
+  EXPECT_EQ((*latest)->seq, 7u);
+  EXPECT_EQ((*latest)->blob, "C");
+  Replayed after = ReplayAll(*store, (*latest)->seq);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].first, 8u);
+  EXPECT_TRUE(SameRecord(after[0].second, MakeEvent(4)));
+}
+
+TEST_F(SqliteStoreTest, NoCheckpointIsNullopt) {
+  auto store = OpenOrDie();
+  absl::StatusOr<std::optional<Checkpoint>> none = store->LoadCheckpoint();
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+// --- dedup scan ----------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, ScanDedupHonoursBothBounds) {
+  auto store = OpenOrDie();
+  std::vector<LogRecord> records;
+  for (int i = 0; i < 6; ++i) {
+    EventRecord e = MakeEvent(i);
+    e.received = 1000 + 100 * i;  // seq i + 1
+    records.push_back(e);
+  }
+  LedgerRecord hold = MakeLedger(LedgerRecord::Kind::kHold);  // seq 7
+  hold.time = 1350;
+  records.push_back(hold);
+  LedgerRecord old_hold = MakeLedger(LedgerRecord::Kind::kHold);  // seq 8
+  old_hold.time = 10;
+  records.push_back(old_hold);
+  LedgerRecord grant = MakeLedger(LedgerRecord::Kind::kGrant);  // seq 9: never a dedup entry
+  grant.time = 5000;
+  records.push_back(grant);
+  EventRecord late = MakeEvent(9);  // seq 10: past upto
+  late.received = 9000;
+  records.push_back(late);
+  ASSERT_TRUE(store->Append(records).ok());
+  ASSERT_TRUE(store->Flush().ok());
+
+  std::vector<DedupEntry> entries;
+  ASSERT_TRUE(store->ScanDedup(1200, 9, [&](const DedupEntry& e) { entries.push_back(e); }).ok());
+  std::vector<uint64_t> seqs;
+  for (const DedupEntry& e : entries) seqs.push_back(e.seq);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{3, 4, 5, 6, 7}));
+  ASSERT_EQ(entries.size(), 5u);
+  EXPECT_EQ(entries[0].id_hash, StableHash("evt-2"));
+  EXPECT_EQ(entries[0].fingerprint, MakeEvent(2).fingerprint);
+  EXPECT_EQ(entries[0].received, 1200);
+  EXPECT_EQ(entries[4].id_hash, StableHash("req-1"));
+  EXPECT_EQ(entries[4].fingerprint, 77u);
+  EXPECT_EQ(entries[4].received, 1350);
+
+  entries.clear();
+  ASSERT_TRUE(store->ScanDedup(0, UINT64_MAX, [&](const DedupEntry& e) { entries.push_back(e); })
+                  .ok());
+  EXPECT_EQ(entries.size(), 9u);  // 7 events + 2 holds
+}
+
+// --- concurrency ---------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, ConcurrentAppendsAreEachStoredOnceInOrderAndGroupCommitted) {
+  constexpr int kThreads = 8;
+  constexpr int kAppendsPerThread = 150;
+  auto store = OpenOrDie();
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int a = 0; a < kAppendsPerThread; ++a) {
+        std::vector<LogRecord> records;
+        const int n = 1 + a % 3;
+        for (int k = 0; k < n; ++k) {
+          EventRecord e = MakeEvent(0);
+          e.event.id = std::to_string(t) + "/" + std::to_string(a) + "/" + std::to_string(k);
+          records.push_back(std::move(e));
+        }
+        absl::StatusOr<uint64_t> ticket = store->Append(std::move(records));
+        if (!ticket.ok() || !store->WaitDurable(*ticket).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+
+  const StoreStats stats = store->Stats();
+  const int appends = kThreads * kAppendsPerThread;
+  const uint64_t records = kThreads * (kAppendsPerThread / 3) * (1 + 2 + 3);
+  EXPECT_EQ(stats.appended, records);
+  EXPECT_EQ(stats.durable, records);
+  EXPECT_EQ(stats.queue_depth, 0u);
+  EXPECT_LT(stats.commits, static_cast<uint64_t>(appends)) << "group commit never grouped";
+
+  Replayed replayed = ReplayAll(*store);
+  ASSERT_EQ(replayed.size(), records);
+  std::set<std::string> ids;
+  std::map<std::string, int> last_k;  // "t/a" -> last k seen: an append stays in order
+  for (size_t i = 0; i < replayed.size(); ++i) {
+    EXPECT_EQ(replayed[i].first, i + 1);
+    const std::string& id = std::get<EventRecord>(replayed[i].second).event.id;
+    EXPECT_TRUE(ids.insert(id).second) << "duplicate " << id;
+    const size_t slash = id.rfind('/');
+    const int k = std::stoi(id.substr(slash + 1));
+    const std::string append = id.substr(0, slash);
+    if (k > 0) {
+      EXPECT_EQ(last_k[append], k - 1) << id;
+      EXPECT_EQ(std::get<EventRecord>(replayed[i - 1].second).event.id,
+                append + "/" + std::to_string(k - 1));  // contiguous
+    }
+    last_k[append] = k;
+  }
+}
+
+TEST_F(SqliteStoreTest, OneAppendIsNeverSplitAcrossTransactions) {
+  SqliteStoreOptions options = Options();
+  options.max_batch_records = 10;
+  auto store = OpenOrDie(options);
+  std::vector<LogRecord> records;
+  for (int i = 0; i < 25; ++i) records.push_back(MakeEvent(i));
+  ASSERT_TRUE(store->WaitDurable(*store->Append(std::move(records))).ok());
+  EXPECT_EQ(store->Stats().commits, 1u);
+}
+
+// --- failures ------------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, AFailedBatchIsAllOrNothingAndFailsTheStoreForGood) {
+  { auto store = OpenOrDie(); }
+  // Poison: inserting the event "poison" fails inside the transaction.
+  RawSql(DbPath(),
+         "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.id = 'poison'"
+         " BEGIN SELECT RAISE(ABORT, 'poisoned row'); END");
+  auto store = OpenOrDie();
+  ASSERT_TRUE(store->WaitDurable(*store->Append({MakeEvent(1)})).ok());
+
+  EventRecord poison = MakeEvent(3);
+  poison.event.id = "poison";
+  absl::StatusOr<uint64_t> ticket =
+      store->Append({MakeEvent(2), SubjectRecord{MakeSubject("x", "free")}, poison, MakeEvent(4)});
+  ASSERT_TRUE(ticket.ok());
+  const absl::Status failure = store->WaitDurable(*ticket);
+  EXPECT_EQ(failure.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(failure.message().find("storage write failed: poisoned row"), std::string::npos)
+      << failure;
+  EXPECT_NE(failure.message().find(DbPath()), std::string::npos) << failure;
+
+  // Failed for good, with the same error; the durable ticket stays durable.
+  EXPECT_EQ(store->Append({MakeEvent(5)}).status(), failure);
+  EXPECT_EQ(store->WaitDurable(*ticket), failure);
+  EXPECT_EQ(store->Flush(), failure);
+  EXPECT_TRUE(store->WaitDurable(1).ok());
+  store.reset();
+
+  store = OpenOrDie();
+  Replayed replayed = ReplayAll(*store);
+  ASSERT_EQ(replayed.size(), 1u);  // nothing of the failed batch
+  EXPECT_TRUE(SameRecord(replayed[0].second, MakeEvent(1)));
+  EXPECT_TRUE(store->LoadRegistry()->subjects.empty());
+  EXPECT_EQ(store->LastSeq(), 1u);
+}
+
+// Tests run as root, whom permissions do not stop: fill the disk with a file
+// size limit instead (works unprivileged, as root, and in CI).
+TEST_F(SqliteStoreTest, WriteErrorWhenTheFileCannotGrow) {
+  auto store = OpenOrDie();
+  ASSERT_TRUE(store->WaitDurable(*store->Append({MakeEvent(0)})).ok());
+
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  rlimit small = old_limit;
+  small.rlim_cur = 512 * 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+
+  std::vector<LogRecord> records;
+  for (int i = 0; i < 10'000; ++i) records.push_back(FullEvent());
+  absl::StatusOr<uint64_t> ticket = store->Append(std::move(records));
+  ASSERT_TRUE(ticket.ok());
+  const absl::Status failure = store->WaitDurable(*ticket);
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+
+  EXPECT_EQ(failure.code(), absl::StatusCode::kUnavailable) << failure;
+  EXPECT_NE(failure.message().find("storage write failed"), std::string::npos) << failure;
+  EXPECT_NE(failure.message().find("(disk full or failing?)"), std::string::npos) << failure;
+  EXPECT_EQ(store->Append({MakeEvent(1)}).status(), failure);
+  store.reset();
+  EXPECT_EQ(ReplayAll(*OpenOrDie()).size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, WriteErrorOnARealFullDisk) {
+  if (!MountTmpfs("small", /*read_only=*/false, "2m")) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)";
+  }
+  auto store = OpenOrDie(Options("small"));
+  absl::Status failure;
+  for (int i = 0; i < 1000 && failure.ok(); ++i) {
+    std::vector<LogRecord> records(1000, LogRecord(FullEvent()));
+    absl::StatusOr<uint64_t> ticket = store->Append(std::move(records));
+    failure = ticket.ok() ? store->WaitDurable(*ticket) : ticket.status();
+  }
+  EXPECT_EQ(failure.code(), absl::StatusCode::kUnavailable) << failure;
+  EXPECT_NE(failure.message().find("full"), std::string::npos) << failure;
+  EXPECT_EQ(store->Append({MakeEvent(1)}).status(), failure);
+}
+
+TEST_F(SqliteStoreTest, ReadOnlyDirectoryIsPermissionDenied) {
+  if (!MountTmpfs("ro", /*read_only=*/true, "1m")) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)";
+  }
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(Options("ro"));
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kPermissionDenied) << store.status();
+  EXPECT_NE(store.status().message().find((dir_ / "ro").string()), std::string::npos);
+
+  store = SqliteStore::Open(Options("ro/sub"));  // cannot even create the directory
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kPermissionDenied) << store.status();
+}
+
+TEST_F(SqliteStoreTest, GarbageFileIsDataLoss) {
+  fs::create_directories(dir_ / "data");
+  std::ofstream(DbPath()) << "this is not a database, just some text that is long enough";
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(Options());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+  EXPECT_NE(store.status().message().find(DbPath()), std::string::npos) << store.status();
+}
+
+TEST_F(SqliteStoreTest, CorruptPagesAfterAValidHeaderAreDataLoss) {
+  fs::create_directories(dir_ / "data");
+  std::string bytes("SQLite format 3\0", 16);
+  bytes += std::string(4096, '\x5a');
+  std::ofstream(DbPath(), std::ios::binary) << bytes;
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(Options());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+  EXPECT_NE(store.status().message().find(DbPath()), std::string::npos) << store.status();
+}
+
+TEST_F(SqliteStoreTest, EmptyFileBecomesANewDatabase) {
+  fs::create_directories(dir_ / "data");
+  std::ofstream(DbPath()).close();
+  auto store = OpenOrDie();
+  EXPECT_EQ(store->LastSeq(), 0u);
+}
+
+TEST_F(SqliteStoreTest, NewerSchemaIsFailedPrecondition) {
+  { auto store = OpenOrDie(); }
+  RawSql(DbPath(), "UPDATE meta SET value = 99 WHERE key = 'schema_version'");
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(Options());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos);
+  EXPECT_NE(store.status().message().find(DbPath()), std::string::npos);
+}
+
+TEST_F(SqliteStoreTest, AnotherApplicationsDatabaseIsRefused) {
+  fs::create_directories(dir_ / "data");
+  RawSql(DbPath(), "CREATE TABLE customers(id INTEGER PRIMARY KEY)");
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(Options());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  EXPECT_EQ(RawCount(DbPath(), "customers"), 0);  // untouched
+}
+
+TEST_F(SqliteStoreTest, PathsOfTheWrongKindAreRefused) {
+  fs::create_directories(dir_ / "data" / "tally.db");  // the database path is a directory
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(Options());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+
+  std::ofstream(dir_ / "file") << "x";  // the data directory is a file
+  store = SqliteStore::Open(Options("file"));
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+
+  SqliteStoreOptions options = Options();
+  options.dir = "";
+  EXPECT_EQ(SqliteStore::Open(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tally

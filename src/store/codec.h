@@ -1,0 +1,71 @@
+// Codec: the compact, exact text encodings of tally's structured storage
+// columns, shared by every Store that keeps records in SQL (SQLite now,
+// PostgreSQL later). docs/storage.md shows each format.
+//
+//   data      "chars=523,tokens=10"                      (Event::data, in order)
+//   effects   "s|chars|<start>|<end>|<amount>[|<hash>];o|..."
+//   event context, subject, org, tier definitions: a small JSON object
+//
+// Names in data and effects are written as-is when they are made of
+// [A-Za-z0-9_.-] (every valid meter and field name); any other byte is written
+// %XX, so every value encodes and decodes back exactly. Decode never crashes on
+// corrupt input: it returns absl::DataLossError naming what is wrong. JSON
+// decoders ignore unknown keys and keep defaults for missing ones, so a newer
+// tally can add fields.
+//
+// Thread-safety: pure functions.
+#ifndef TALLY_STORE_CODEC_H_
+#define TALLY_STORE_CODEC_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/event.h"
+#include "core/subject.h"
+#include "core/tier.h"
+#include "store/log_record.h"
+
+namespace tally {
+
+using EventData = std::vector<std::pair<std::string, int64_t>>;
+
+// --- data -----------------------------------------------------------------
+
+void AppendData(const EventData& data, std::string* out);
+std::string EncodeData(const EventData& data);
+absl::StatusOr<EventData> DecodeData(std::string_view text);
+// As DecodeData, into `out` (replaced), reusing its storage: for replay loops.
+absl::Status DecodeDataInto(std::string_view text, EventData* out);
+
+// --- effects --------------------------------------------------------------
+
+void AppendEffects(const std::vector<Effect>& effects, std::string* out);
+std::string EncodeEffects(const std::vector<Effect>& effects);
+absl::StatusOr<std::vector<Effect>> DecodeEffects(std::string_view text);
+// As DecodeEffects, into `out` (replaced), reusing its storage.
+absl::Status DecodeEffectsInto(std::string_view text, std::vector<Effect>* out);
+
+// --- event context (JSON; "" for a context with nothing set) ---------------
+
+std::string EncodeContext(const EventContext& context);
+absl::StatusOr<EventContext> DecodeContext(std::string_view text);
+
+// --- registry definitions (JSON) ------------------------------------------
+
+std::string EncodeSubject(const Subject& subject);
+absl::StatusOr<Subject> DecodeSubject(std::string_view text);
+
+std::string EncodeOrg(const Org& org);
+absl::StatusOr<Org> DecodeOrg(std::string_view text);
+
+std::string EncodeTier(const Tier& tier);
+absl::StatusOr<Tier> DecodeTier(std::string_view text);
+
+}  // namespace tally
+
+#endif  // TALLY_STORE_CODEC_H_

@@ -1,0 +1,146 @@
+// SqliteStore: the embedded default Store, one SQLite database in WAL mode
+// (<dir>/tally.db). docs/storage.md describes the schema and its guarantees.
+//
+// Append assigns sequence numbers and queues records; one writer thread
+// commits queued appends in order, many per transaction (group commit, at
+// most max_batch_records records, never splitting one Append), and wakes the
+// WaitDurable callers. A failed write fails the store for good: that batch's
+// and every later waiter, and every later Append, get the same error.
+//
+// Thread-safety: Append, WaitDurable, Flush, LastSeq and Stats may be called
+// from any thread. The recovery calls are for one thread before any Append.
+#ifndef TALLY_STORE_SQLITE_SQLITE_STORE_H_
+#define TALLY_STORE_SQLITE_SQLITE_STORE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/clock.h"
+#include "store/store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace tally {
+
+struct SqliteStoreOptions {
+  // Data directory; created if missing. The database is <dir>/tally.db.
+  std::string dir;
+
+  // true: PRAGMA synchronous=FULL, a commit returns once fsync'd, so a
+  // durable ticket survives power loss. false ("relaxed"): synchronous=NORMAL,
+  // a commit is written to the WAL without fsync (survives a crash of tally,
+  // not of the machine). WaitDurable waits for the commit either way.
+  // Default: true.
+  bool strict = true;
+
+  // Most records in one transaction (whole appends only: one larger append
+  // is committed alone). Default: 10000.
+  int max_batch_records = 10000;
+
+  // Stamps registry rows (updated_us) and checkpoints (created_us).
+  // Default: SystemClock::Default(). Not owned; must outlive the store.
+  const Clock* clock = nullptr;
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database and starts the writer. Errors name the path:
+  // DataLossError for a corrupt or non-SQLite file, PermissionDeniedError for
+  // a directory or file tally may not write, FailedPreconditionError for a
+  // database of a newer schema or another application.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const SqliteStoreOptions& options);
+
+  // Commits everything queued, then stops the writer.
+  ~SqliteStore() override;
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  // The ticket is the sequence number of the last record appended (for an
+  // empty `records`, LastSeq()).
+  absl::StatusOr<uint64_t> Append(std::vector<LogRecord> records) override;
+  absl::Status WaitDurable(uint64_t ticket) override;
+  absl::Status Flush() override;
+  uint64_t LastSeq() const override;
+  StoreStats Stats() const override;
+
+  absl::StatusOr<Registry> LoadRegistry() override;
+  absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint() override;
+  absl::Status Replay(
+      uint64_t after_seq,
+      const std::function<absl::Status(uint64_t seq, const LogRecord&)>& fn) override;
+  absl::Status ScanDedup(Micros since, uint64_t upto_seq,
+                         const std::function<void(const DedupEntry&)>& fn) override;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  class Writer;  // prepared statements and per-row encoding; sqlite_store.cc
+  struct DbCloser {
+    void operator()(sqlite3* db) const;
+  };
+  using DbHandle = std::unique_ptr<sqlite3, DbCloser>;
+
+  // One Append: its records, the first numbered `first_seq`.
+  struct PendingAppend {
+    uint64_t first_seq = 0;
+    std::vector<LogRecord> records;
+  };
+
+  SqliteStore(const SqliteStoreOptions& options, std::string path, DbHandle db,
+              std::unique_ptr<Writer> writer, uint64_t last_seq);
+
+  void WriterLoop();
+  // Takes the next batch of whole appends off the queue; empty when stopping.
+  std::vector<PendingAppend> NextBatch() ABSL_LOCKS_EXCLUDED(queue_mu_);
+  absl::Status CommitBatch(const std::vector<PendingAppend>& batch) ABSL_LOCKS_EXCLUDED(db_mu_);
+  void Publish(uint64_t last_seq, size_t records, const absl::Status& status)
+      ABSL_LOCKS_EXCLUDED(queue_mu_);
+
+  // Constant after construction.
+  const SqliteStoreOptions options_;
+  const std::string path_;
+
+  // Guards the connection `db_`, and `writer_` (its prepared statements):
+  // held by the writer thread for each transaction and by the recovery calls.
+  // Never held together with queue_mu_. (std::mutex rather than absl::Mutex:
+  // TSan sees through it with Debian's uninstrumented abseil.)
+  std::mutex db_mu_;
+  const DbHandle db_ ABSL_PT_GUARDED_BY(db_mu_);
+  const std::unique_ptr<Writer> writer_ ABSL_PT_GUARDED_BY(db_mu_);
+
+  // Guards the queue, the sequence counters and the failure state; the
+  // writer and WaitDurable callers wait on `queue_cv_` and `durable_cv_`.
+  mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_;    // notified when an append is queued or on stop
+  std::condition_variable durable_cv_;  // notified after each commit or failure
+  std::deque<PendingAppend> queue_ ABSL_GUARDED_BY(queue_mu_);
+  uint64_t last_seq_ ABSL_GUARDED_BY(queue_mu_);     // highest seq assigned
+  uint64_t durable_seq_ ABSL_GUARDED_BY(queue_mu_);  // highest seq committed
+  absl::Status failure_ ABSL_GUARDED_BY(queue_mu_);  // first write error, for good
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+
+  // Figures for Stats(); written by Append and the writer, read anywhere.
+  std::atomic<uint64_t> appended_{0};
+  std::atomic<uint64_t> durable_{0};
+  std::atomic<uint64_t> commits_{0};
+
+  // The writer thread; started last in the constructor, joined by the destructor.
+  std::thread thread_;
+};
+
+}  // namespace tally
+
+#endif  // TALLY_STORE_SQLITE_SQLITE_STORE_H_
