@@ -211,7 +211,9 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
                                                      options_.reservation_max_ttl / kMicrosPerSecond));
     }
   }
-  if (writes && next_expiry_.load(std::memory_order_acquire) <= now) ExpireReservations();
+  // Expired holds are swept before any decision, a check included, so that a
+  // hold never counts past its TTL.
+  if (next_expiry_.load(std::memory_order_acquire) <= now && !failed_.load()) ExpireReservations();
 
   const uint64_t id_hash = StableHash(event.id);
   StripeLocks locks(this);
@@ -493,9 +495,10 @@ absl::Status Engine::CheckBatchOverflow(const std::vector<Event>& events,
       const Meter& meter = meters_[m];
       if (meter.aggregation != Aggregation::kSum || !meter.Applies(events[i])) continue;
       const __int128 input = static_cast<__int128>(meter.InputOf(events[i]));
-      __int128& total = totals[{"s/" + events[i].subject, static_cast<int>(m)}];
-      if (total == 0 && subject != nullptr) total = subject->account.windows[m].used;
-      total += input;
+      __int128& slot = totals[{"s/" + events[i].subject, static_cast<int>(m)}];
+      if (slot == 0 && subject != nullptr) slot = subject->account.windows[m].used;
+      slot += input;
+      const __int128 total = slot;  // the org insert below may move `slot`
       __int128 org_total = 0;
       OrgEntry* org = subject == nullptr || subject->def.org.empty() ? nullptr : FindOrg(subject->def.org);
       if (org != nullptr) {

@@ -347,6 +347,7 @@ QuotaView Engine::ViewFor(const Account& account, int meter, Micros now) const {
 
 absl::StatusOr<std::vector<QuotaView>> Engine::QuotaStatus(const std::string& subject_id) {
   const Micros now = clock_->Now();
+  if (next_expiry_.load(std::memory_order_acquire) <= now && !failed_.load()) ExpireReservations();
   StripeLocks locks(this);
   locks.Add(StripeIndex(StableHash(subject_id)));
   SubjectEntry* subject = nullptr;

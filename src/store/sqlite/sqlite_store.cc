@@ -1,5 +1,8 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -620,6 +623,25 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     return absl::InvalidArgumentError("SqliteStore: max_batch_records must be >= 1");
   }
   TALLY_SQLITE_RETURN_IF_ERROR(PrepareDirectory(options.dir));
+  // One process per data directory: a second writer would interleave
+  // sequence numbers. The lock dies with the process, kill -9 included.
+  const std::string lock_path = options.dir + "/LOCK";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0) {
+    return absl::PermissionDeniedError("cannot open " + lock_path + ": " + std::strerror(errno));
+  }
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd);
+    return absl::FailedPreconditionError("data directory " + options.dir +
+                                         " is in use by another tally process (" + lock_path +
+                                         " is locked)");
+  }
+  struct LockGuard {
+    int fd;
+    ~LockGuard() {
+      if (fd >= 0) ::close(fd);
+    }
+  } guard{lock_fd};
   std::string path = options.dir + "/tally.db";
   TALLY_SQLITE_RETURN_IF_ERROR(CheckHeader(path));
 
@@ -640,8 +662,11 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   absl::StatusOr<std::unique_ptr<Writer>> writer =
       Writer::Create(db.get(), ClockOf(options), path);
   if (!writer.ok()) return writer.status();
-  return std::unique_ptr<SqliteStore>(new SqliteStore(
+  std::unique_ptr<SqliteStore> store(new SqliteStore(
       options, std::move(path), std::move(db), *std::move(writer), *last_seq));
+  store->lock_fd_ = guard.fd;
+  guard.fd = -1;
+  return store;
 }
 
 SqliteStore::SqliteStore(const SqliteStoreOptions& options, std::string path, DbHandle db,
@@ -662,6 +687,7 @@ SqliteStore::~SqliteStore() {
   }
   queue_cv_.notify_all();
   thread_.join();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 absl::StatusOr<uint64_t> SqliteStore::Append(std::vector<LogRecord> records) {

@@ -111,6 +111,7 @@ class SqliteStore final : public Store {
 
   // Constant after construction.
   const SqliteStoreOptions options_;
+  int lock_fd_ = -1;  // holds flock(LOCK_EX) on <dir>/LOCK; closed by the destructor
   const std::string path_;
 
   // Guards the connection `db_`, and `writer_` (its prepared statements):

@@ -714,3 +714,27 @@ TEST_F(SqliteStoreTest, PathsOfTheWrongKindAreRefused) {
 
 }  // namespace
 }  // namespace tally
+
+namespace tally {
+namespace {
+
+TEST(SqliteStoreLockTest, ASecondProcessCannotOpenTheSameDataDirectory) {
+  const char* base = std::getenv("TALLY_TEST_TMPDIR");
+  std::string dir = std::string(base ? base : "/tmp") + "/lock-test-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  SqliteStoreOptions options;
+  options.dir = dir;
+  auto first = SqliteStore::Open(options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = SqliteStore::Open(options);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(second.status().message()).find("in use"), std::string::npos);
+  first->reset();
+  auto third = SqliteStore::Open(options);  // released on close
+  EXPECT_TRUE(third.ok()) << third.status();
+  third->reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tally
