@@ -18,7 +18,10 @@ if [[ "${1:-}" == "--quick" ]]; then exit 0; fi
 sanitized_labels='engine|core|store'
 echo "== ThreadSanitizer: $sanitized_labels tests"
 scripts/build.sh tsan
-(cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+# detect_deadlocks=0: a batch holds all 64 engine stripes at once (taken in
+# index order, so no cycle is possible), more than TSan's deadlock detector
+# can track; races are still detected.
+(cd build/tsan && TSAN_OPTIONS="halt_on_error=1 detect_deadlocks=0" \
   ctest -j2 --output-on-failure -L "$sanitized_labels" --timeout 900)
 
 echo "== AddressSanitizer + UBSan: $sanitized_labels tests"
