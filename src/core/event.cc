@@ -36,17 +36,6 @@ class Xxh64 {
     return *this;
   }
 
-  Xxh64& UpdateU64(uint64_t v) {
-    char bytes[8];
-    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(v >> (8 * i));
-    return Update(std::string_view(bytes, sizeof(bytes)));
-  }
-
-  // A length-prefixed string: unambiguous when fields follow one another.
-  Xxh64& UpdateString(std::string_view s) {
-    return UpdateU64(s.size()).Update(s);
-  }
-
   uint64_t Digest() const {
     uint64_t h;
     if (total_ >= sizeof(buffer_)) {
@@ -220,10 +209,9 @@ absl::Status ValidateData(const Event& event) {
                                           " must match [A-Za-z0-9_.-]{1,",
                                           kMaxNameLength, "}"));
     }
-    const std::string path = absl::StrCat("data.", key);
-    if (value < 0) return Invalid(path, "must be a non-negative integer");
+    if (value < 0) return Invalid(absl::StrCat("data.", key), "must be a non-negative integer");
     for (size_t j = 0; j < i; ++j) {
-      if (event.data[j].first == key) return Invalid(path, "duplicate key");
+      if (event.data[j].first == key) return Invalid(absl::StrCat("data.", key), "duplicate key");
     }
   }
   return absl::OkStatus();
@@ -236,13 +224,12 @@ absl::Status ValidateContext(const EventContext& context) {
       {"method", &context.method},         {"error_code", &context.error_code},
   };
   for (const auto& [name, text] : fields) {
-    const std::string path = absl::StrCat("context.", name);
     if (text->size() > kMaxContextLength) {
-      return Invalid(path,
+      return Invalid(absl::StrCat("context.", name),
                      absl::StrCat("longer than ", kMaxContextLength, " bytes"));
     }
     if (!IsCleanText(*text, /*allow_control=*/true)) {
-      return Invalid(path, "must be valid UTF-8");
+      return Invalid(absl::StrCat("context.", name), "must be valid UTF-8");
     }
   }
   if (context.processing_ms < -1) {
@@ -278,24 +265,56 @@ absl::Status ValidateEvent(const Event& event) {
     return Invalid("id", absl::StrCat("must be 1 to ", kMaxIdLength,
                                       " printable ASCII characters"));
   }
-  const std::string name_rule =
-      absl::StrCat("must be 1 to ", kMaxNameLength,
-                   " bytes of UTF-8 text without control characters");
-  if (!IsValidName(event.subject)) return Invalid("subject", name_rule);
-  if (!IsValidName(event.type)) return Invalid("type", name_rule);
+  // Messages are built only on failure: this runs on every event.
+  const auto name_rule = [] {
+    return absl::StrCat("must be 1 to ", kMaxNameLength,
+                        " bytes of UTF-8 text without control characters");
+  };
+  if (!IsValidName(event.subject)) return Invalid("subject", name_rule());
+  if (!IsValidName(event.type)) return Invalid("type", name_rule());
   if (absl::Status s = ValidateData(event); !s.ok()) return s;
   return ValidateContext(event.context);
 }
 
 // The framing below is persisted (see Xxh64): length-prefixed strings and
 // little-endian 64-bit integers, data sorted by key.
+namespace {
+
+// The fingerprint's byte layout: every string length-prefixed, integers as 8
+// little-endian bytes, data sorted by key. Built in one buffer and hashed in
+// one pass (the same bytes, so the same hash, as feeding them one by one).
+class FingerprintBytes {
+ public:
+  void U64(uint64_t v) {
+    char bytes[8];
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(v >> (8 * i));
+    out_.append(bytes, sizeof(bytes));
+  }
+  void Str(std::string_view s) {
+    U64(s.size());
+    out_.append(s);
+  }
+  std::string_view view() const { return out_; }
+  void Clear() { out_.clear(); }
+
+ private:
+  std::string out_;
+};
+
+}  // namespace
+
 uint64_t Fingerprint(const Event& event) {
-  Xxh64 h;
-  h.UpdateString(event.id).UpdateString(event.subject).UpdateString(event.type);
-  h.UpdateU64(static_cast<uint64_t>(event.time)).UpdateU64(event.data.size());
+  thread_local FingerprintBytes b;
+  b.Clear();
+  b.Str(event.id);
+  b.Str(event.subject);
+  b.Str(event.type);
+  b.U64(static_cast<uint64_t>(event.time));
+  b.U64(event.data.size());
   using Entry = std::pair<std::string, int64_t>;
-  const auto add = [&h](const Entry& e) {
-    h.UpdateString(e.first).UpdateU64(static_cast<uint64_t>(e.second));
+  const auto add = [](const Entry& e) {
+    b.Str(e.first);
+    b.U64(static_cast<uint64_t>(e.second));
   };
   if (std::is_sorted(event.data.begin(), event.data.end())) {
     for (const Entry& e : event.data) add(e);
@@ -304,14 +323,18 @@ uint64_t Fingerprint(const Event& event) {
     sorted.reserve(event.data.size());
     for (const Entry& e : event.data) sorted.push_back(&e);
     std::sort(sorted.begin(), sorted.end(),
-              [](const Entry* a, const Entry* b) { return *a < *b; });
+              [](const Entry* x, const Entry* y) { return *x < *y; });
     for (const Entry* e : sorted) add(*e);
   }
   const EventContext& c = event.context;
-  h.UpdateString(c.session_id).UpdateString(c.ip).UpdateString(c.user_agent);
-  h.UpdateString(c.endpoint).UpdateString(c.method).UpdateString(c.error_code);
-  h.UpdateU64(static_cast<uint64_t>(c.processing_ms));
-  return h.Digest();
+  b.Str(c.session_id);
+  b.Str(c.ip);
+  b.Str(c.user_agent);
+  b.Str(c.endpoint);
+  b.Str(c.method);
+  b.Str(c.error_code);
+  b.U64(static_cast<uint64_t>(c.processing_ms));
+  return Xxh64().Update(b.view()).Digest();
 }
 
 uint64_t StableHash(std::string_view s) { return Xxh64().Update(s).Digest(); }

@@ -128,6 +128,7 @@ void Engine::Enforce(const Event& event, const Account& subject, Micros now, Pre
 void Engine::ApplyPrepared(const Event& event, bool hold, Prepared& prepared, Decision& d,
                            std::vector<Effect>& effects, std::vector<LogRecord>& records,
                            const std::string& subject_id, const std::string& org_id) {
+  std::vector<int> crossed;
   for (Touch& t : prepared.touches) {
     const Meter& meter = meters_[t.meter];
     const QuotaRule& rule = t.account->plan->quotas[t.meter];
@@ -154,7 +155,7 @@ void Engine::ApplyPrepared(const Event& event, bool hold, Prepared& prepared, De
     const int64_t before = state.used + state.reserved;
     ApplyUsage(state, meter.aggregation, t.admission, t.input, event.time);
     if (t.admission.over_limit) d.over_limit = true;
-    std::vector<int> crossed;
+    crossed.clear();
     CrossedThresholds(state, rule, before, state.used + state.reserved, crossed);
     for (int pct : crossed) d.crossings.push_back(ThresholdCrossing{meter.name, t.scope, t.account->id, pct});
     effects.push_back(std::move(effect));
