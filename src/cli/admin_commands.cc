@@ -14,33 +14,19 @@ namespace {
 
 // "--limit chars=5000,tokens=unlimited" (repeatable) into `overrides`.
 bool ParseLimits(const std::vector<std::string>& items, Overrides& overrides, std::string& error) {
-  for (const std::string& item : items) {
-    size_t start = 0;
-    while (start <= item.size()) {
-      size_t end = item.find(',', start);
-      if (end == std::string::npos) end = item.size();
-      const std::string pair = item.substr(start, end - start);
-      start = end + 1;
-      if (pair.empty()) continue;
-      const size_t eq = pair.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        error = "--limit: \"" + pair + "\" is not meter=N or meter=unlimited";
-        return false;
-      }
-      const std::string meter = pair.substr(0, eq);
-      const std::string text = pair.substr(eq + 1);
-      if (text == "unlimited") {
-        overrides[meter] = std::nullopt;
-        continue;
-      }
-      int64_t limit = 0;
-      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
-      if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || limit < 0) {
-        error = "overrides." + meter + ": must be a non-negative integer or \"unlimited\"";
-        return false;
-      }
-      overrides[meter] = limit;
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (!SplitAssignments(items, "limit", "meter=N or meter=unlimited", pairs, error)) return false;
+  for (const auto& [meter, text] : pairs) {
+    if (text == "unlimited") {
+      overrides[meter] = std::nullopt;
+      continue;
     }
+    int64_t limit = 0;
+    if (!ParseNonNegative(text, limit)) {
+      error = "overrides." + meter + ": must be a non-negative integer or \"unlimited\"";
+      return false;
+    }
+    overrides[meter] = limit;
   }
   return true;
 }

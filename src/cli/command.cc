@@ -119,8 +119,9 @@ int OpenRuntime(const ParsedFlags& flags, bool open_engine, Runtime& rt, bool re
   return kExitOk;
 }
 
-bool ParseDataFlags(const std::vector<std::string>& items,
-                    std::vector<std::pair<std::string, int64_t>>& data, std::string& error) {
+bool SplitAssignments(const std::vector<std::string>& items, const std::string& flag,
+                      const std::string& shape,
+                      std::vector<std::pair<std::string, std::string>>& out, std::string& error) {
   for (const std::string& item : items) {
     size_t start = 0;
     while (start <= item.size()) {
@@ -131,25 +132,37 @@ bool ParseDataFlags(const std::vector<std::string>& items,
       if (pair.empty()) continue;
       const size_t eq = pair.find('=');
       if (eq == std::string::npos || eq == 0) {
-        error = "--data: \"" + pair + "\" is not key=value";
+        error = "--" + flag + ": \"" + pair + "\" is not " + shape;
         return false;
       }
-      const std::string key = pair.substr(0, eq);
-      const std::string text = pair.substr(eq + 1);
-      int64_t value = 0;
-      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-      if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || value < 0) {
-        error = "data." + key + ": must be a non-negative integer";
-        return false;
-      }
-      for (const auto& [k, v] : data) {
-        if (k == key) {
-          error = "data." + key + ": given twice";
-          return false;
-        }
-      }
-      data.emplace_back(key, value);
+      out.emplace_back(pair.substr(0, eq), pair.substr(eq + 1));
     }
+  }
+  return true;
+}
+
+bool ParseNonNegative(const std::string& text, int64_t& value) {
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return !text.empty() && ec == std::errc() && ptr == text.data() + text.size() && value >= 0;
+}
+
+bool ParseDataFlags(const std::vector<std::string>& items,
+                    std::vector<std::pair<std::string, int64_t>>& data, std::string& error) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (!SplitAssignments(items, "data", "key=value", pairs, error)) return false;
+  for (const auto& [key, text] : pairs) {
+    int64_t value = 0;
+    if (!ParseNonNegative(text, value)) {
+      error = "data." + key + ": must be a non-negative integer";
+      return false;
+    }
+    for (const auto& [k, v] : data) {
+      if (k == key) {
+        error = "data." + key + ": given twice";
+        return false;
+      }
+    }
+    data.emplace_back(key, value);
   }
   return true;
 }

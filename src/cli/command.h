@@ -74,6 +74,15 @@ int OpenRuntime(const ParsedFlags& flags, bool open_engine, Runtime& rt,
 
 // Parses "k=v" items (each value may itself be "a=1,b=2") into event data;
 // on failure sets `error` to e.g. "data.chars: must be a non-negative integer".
+// Splits repeatable, comma-separated "key=value" flag values into pairs;
+// `shape` names the expected form in the error ("key=value").
+bool SplitAssignments(const std::vector<std::string>& items, const std::string& flag,
+                      const std::string& shape,
+                      std::vector<std::pair<std::string, std::string>>& out, std::string& error);
+
+// Parses a whole decimal integer >= 0.
+bool ParseNonNegative(const std::string& text, int64_t& value);
+
 bool ParseDataFlags(const std::vector<std::string>& items,
                     std::vector<std::pair<std::string, int64_t>>& data, std::string& error);
 
