@@ -59,7 +59,7 @@ struct Round {
 
 // Runs crash_writer until `kill_after` past its "#ready" line, then SIGKILLs it.
 Round RunWriter(const std::string& data_dir, const std::string& run,
-                std::chrono::milliseconds kill_after) {
+                const std::string& retry_run, std::chrono::milliseconds kill_after) {
   Round round;
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
@@ -70,7 +70,8 @@ Round RunWriter(const std::string& data_dir, const std::string& run,
     ::close(fds[0]);
     ::close(fds[1]);
     ::execl(CRASH_WRITER_PATH, CRASH_WRITER_PATH, "--data-dir", data_dir.c_str(), "--run",
-            run.c_str(), "--checkpoint-every", "2000", static_cast<char*>(nullptr));
+            run.c_str(), "--retry-run", retry_run.c_str(), "--checkpoint-every", "2000",
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::close(fds[1]);
@@ -220,7 +221,10 @@ TEST(CrashTest, AcknowledgedEventsSurviveSigkillExactlyOnce) {
   for (int r = 0; r < kRounds; ++r) {
     SCOPED_TRACE("round " + std::to_string(r));
     const int after = kill_ms(rng);
-    Round round = RunWriter(data_dir, "r" + std::to_string(r), std::chrono::milliseconds(after));
+    // Each round first resends the previous round's first events: retries
+    // across a crash must count once (checked by "no id stored twice").
+    Round round = RunWriter(data_dir, "r" + std::to_string(r), r == 0 ? "" : "r" + std::to_string(r - 1),
+                            std::chrono::milliseconds(after));
     ASSERT_TRUE(round.killed_by_us && WIFSIGNALED(round.wait_status) &&
                 WTERMSIG(round.wait_status) == SIGKILL)
         << "crash_writer ended on its own (wait status " << round.wait_status

@@ -1,6 +1,6 @@
 // crash_writer: the process the crash test kills with SIGKILL.
 //
-//   crash_writer --data-dir DIR --run R [--checkpoint-every N]
+//   crash_writer --data-dir DIR --run R [--retry-run R0] [--checkpoint-every N]
 //
 // Opens SqliteStore (strict durability) and an Engine over DIR with
 // CrashConfig(), prints "#ready <recovery ms>", then runs kThreads threads that
@@ -38,6 +38,7 @@ namespace {
 struct Options {
   std::string data_dir;
   std::string run;
+  std::string retry_run;  // a previous run whose first events are resent first
   int64_t checkpoint_every = 2000;
 };
 
@@ -71,6 +72,7 @@ class Writer {
       bool consume;
     };
     std::vector<Acked> acked;
+    if (!options_.retry_run.empty()) Resend(thread);
     for (int64_t n = 0;; ++n) {
       if (n % 10 == 9 && !acked.empty()) {
         const Acked& old = acked[rng() % acked.size()];
@@ -106,11 +108,25 @@ class Writer {
   }
 
  private:
+  // Resends the previous run's first 200 events of this thread, exactly as
+  // they were sent: those that were stored must be answered as replays (the
+  // test checks no id is stored twice); the others are new now.
+  void Resend(int thread) {
+    for (int64_t n = 0; n < 200; ++n) {
+      Event event = MakeEvent(thread, n, options_.retry_run);
+      const bool consume = n % 3 == 0 && !(n % 100 >= 50);
+      absl::StatusOr<Decision> d = consume ? engine_->Consume(event) : engine_->Track(event);
+      if (!d.ok()) Die("resend of " + event.id + ": " + std::string(d.status().message()));
+      if (d->allowed) Ack(event.id + "\n", 1);
+    }
+  }
+
   // Every 4th event goes to the thread's crew member (pooled, small limit),
   // the others alternate between the thread's two users.
-  Event MakeEvent(int thread, int64_t n) const {
+  Event MakeEvent(int thread, int64_t n) const { return MakeEvent(thread, n, options_.run); }
+  Event MakeEvent(int thread, int64_t n, const std::string& run) const {
     Event e;
-    e.id = options_.run + "-" + std::to_string(thread) + "-" + std::to_string(n);
+    e.id = run + "-" + std::to_string(thread) + "-" + std::to_string(n);
     e.subject = n % 4 == 0 ? CrewId(thread) : UserId(2 * thread + static_cast<int>(n % 2));
     e.type = n % 5 == 0 ? "summarize" : "correct";
     e.data = {{"chars", 1 + (n * 37) % 1000}};
@@ -136,11 +152,13 @@ Options ParseArgs(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (i + 1 >= argc) Die("usage: crash_writer --data-dir DIR --run R [--checkpoint-every N]");
+    if (i + 1 >= argc) Die("usage: crash_writer --data-dir DIR --run R [--retry-run R0] [--checkpoint-every N]");
     if (arg == "--data-dir") {
       o.data_dir = argv[++i];
     } else if (arg == "--run") {
       o.run = argv[++i];
+    } else if (arg == "--retry-run") {
+      o.retry_run = argv[++i];
     } else if (arg == "--checkpoint-every") {
       o.checkpoint_every = std::max<int64_t>(1, std::atoll(argv[++i]));
     } else {

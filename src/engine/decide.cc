@@ -34,17 +34,27 @@ void Engine::PrepareTouch(Account& account, Scope scope, int meter, uint64_t inp
   touch.input = input;
   const QuotaRule& rule = account.plan->quotas[meter];
   const WindowState& current = account.windows[meter];
-  if (!current.Covers(t)) {
-    const bool empty = current.window.start == current.window.end;
+  if (!current.Covers(t) || current.recalendar) {
     const Window w = account.WindowAt(meter, t);
-    if (empty || w.start >= current.window.end) {
-      touch.rolled = true;
-      touch.carry = CarryInto(current, rule, w,
-                              [&account, meter](Micros x) { return account.WindowAt(meter, x); });
-      touch.scratch.Reset(w, touch.carry);
-    } else {
-      touch.late = true;
-      touch.scratch.Reset(w, 0);
+    switch (Relate(current, w)) {
+      case WindowRelation::kSame:
+      case WindowRelation::kOverlapping:
+        // The calendar or period changed: the balance moves to the new
+        // window as it is (replay does the same from the effect's window).
+        touch.rewindow = true;
+        touch.new_window = w;
+        break;
+      case WindowRelation::kNewer:
+        touch.rolled = true;
+        touch.carry = CarryInto(current, rule, w,
+                                [&account, meter](Micros x) { return account.WindowAt(meter, x); });
+        touch.scratch.Reset(w, touch.carry);
+        touch.scratch.reserved = current.reserved;  // open holds stay held
+        break;
+      case WindowRelation::kOlder:
+        touch.late = true;
+        touch.scratch.Reset(w, 0);
+        break;
     }
   }
   touch.admission = Admit(touch.state(), rule, meters_[meter].aggregation, input, t);
@@ -52,6 +62,12 @@ void Engine::PrepareTouch(Account& account, Scope scope, int meter, uint64_t inp
 
 void Engine::CommitRoll(Touch& t, Micros at, const std::string& subject_id,
                         const std::string& org_id, std::vector<LogRecord>& records) {
+  if (t.rewindow) {
+    t.account->windows[t.meter].window = t.new_window;
+    t.account->windows[t.meter].recalendar = false;
+    t.rewindow = false;
+    return;
+  }
   if (!t.rolled) return;
   const Window w = t.scratch.window;
   t.account->windows[t.meter] = std::move(t.scratch);
@@ -66,8 +82,11 @@ void Engine::CommitRoll(Touch& t, Micros at, const std::string& subject_id,
   records.emplace_back(std::move(rollover));
 }
 
-absl::Status Engine::PrepareEvent(const Event& event, SubjectEntry& subject, OrgEntry* org,
-                                  Prepared& prepared) const {
+absl::Status Engine::PrepareEvent(const Event& event, Micros now, SubjectEntry& subject,
+                                  OrgEntry* org, Prepared& prepared) const {
+  // An event dated (at most max_future) ahead of now counts in now's window:
+  // one clock-skewed event must not move an account into its next window.
+  const Micros placement = std::min(event.time, now);
   prepared.touches.clear();
   prepared.touches.reserve(meters_.size() * 2);
   prepared.new_tats.clear();
@@ -75,10 +94,10 @@ absl::Status Engine::PrepareEvent(const Event& event, SubjectEntry& subject, Org
     const Meter& meter = meters_[m];
     if (!meter.Applies(event)) continue;
     const uint64_t input = meter.InputOf(event);
-    PrepareTouch(subject.account, Scope::kSubject, static_cast<int>(m), input, event.time,
+    PrepareTouch(subject.account, Scope::kSubject, static_cast<int>(m), input, placement,
                  prepared.touches.emplace_back());
     if (org != nullptr) {
-      PrepareTouch(org->account, Scope::kOrg, static_cast<int>(m), input, event.time,
+      PrepareTouch(org->account, Scope::kOrg, static_cast<int>(m), input, placement,
                    prepared.touches.emplace_back());
     }
   }
@@ -187,22 +206,17 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
   if (writes && failed_.load(std::memory_order_acquire)) {
     return absl::UnavailableError("storage failed earlier; tally accepts no writes until restarted");
   }
+  uint64_t fingerprint = 0;
+  std::string reservation_org;
   if (mode == Mode::kCommit) {
-    std::lock_guard<std::mutex> lock(reservations_mu_);
-    auto it = reservations_.find(reservation_id);
-    if (it == reservations_.end()) {
-      return absl::NotFoundError(absl::StrCat("reservation \"", reservation_id, "\" is unknown"));
-    }
-    if (event.id.empty()) event.id = absl::StrCat(reservation_id, "/commit");
-    if (event.subject.empty()) event.subject = it->second->subject;
-    if (event.type.empty()) event.type = it->second->type;
-    if (event.subject != it->second->subject) {
-      return absl::InvalidArgumentError(absl::StrCat("subject: reservation \"", reservation_id,
-                                                     "\" belongs to another subject"));
-    }
+    absl::StatusOr<std::optional<Decision>> early =
+        PrepareCommit(reservation_id, event, fingerprint, reservation_org);
+    if (!early.ok()) return early.status();
+    if (early->has_value()) return **early;
+  } else {
+    if (absl::Status s = ValidateEvent(event); !s.ok()) return s;
+    fingerprint = Fingerprint(event);
   }
-  if (absl::Status s = ValidateEvent(event); !s.ok()) return s;
-  const uint64_t fingerprint = Fingerprint(event);
   if (event.time == 0) event.time = now;
   if (absl::Status s = ValidateTime(event, now); !s.ok()) return s;
   if (mode == Mode::kReserve) {
@@ -220,6 +234,8 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
   StripeLocks locks(this);
   locks.Add(StripeIndex(StableHash(event.subject)));
   if (writes) locks.Add(StripeIndex(id_hash));
+  // A commit drops holds on the org the reservation was made under.
+  if (!reservation_org.empty()) locks.Add(StripeIndex(StableHash(reservation_org)));
   SubjectEntry* subject = nullptr;
   for (int attempt = 0;; ++attempt) {
     if (attempt == 8) locks.AddAll();
@@ -261,7 +277,7 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
   OrgEntry* org = subject->def.org.empty() ? nullptr : FindOrg(subject->def.org);
 
   Prepared prepared;
-  if (absl::Status s = PrepareEvent(event, *subject, org, prepared); !s.ok()) {
+  if (absl::Status s = PrepareEvent(event, now, *subject, org, prepared); !s.ok()) {
     if (!records.empty()) AppendLocked(std::move(records)).IgnoreError();  // keep the new subject
     return s;
   }
@@ -349,10 +365,10 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
   stripes_[StripeIndex(id_hash)]->dedup.Insert(id_hash, DedupIndex::Entry{fingerprint, now});
   stripes_[StripeIndex(id_hash)]->dedup.Evict(now - options_.dedup_window,
                                               dedup_max_per_stripe_);
-  absl::StatusOr<uint64_t> ticket = AppendLocked(std::move(records));
-  locks.Unlock();
-  if (!ticket.ok()) return ticket.status();
-  if (absl::Status s = AwaitDurable(*ticket); !s.ok()) return s;
+  if (absl::Status s = AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/false);
+      !s.ok()) {
+    return s;
+  }
   MaybeCheckpoint();
   return d;
 }
@@ -447,7 +463,7 @@ absl::StatusOr<std::vector<Decision>> Engine::TrackBatch(std::vector<Event> even
     SubjectEntry* subject = FindSubject(events[i].subject);
     if (subject == nullptr) subject = CreateSubject(events[i].subject, now, records);
     OrgEntry* org = subject->def.org.empty() ? nullptr : FindOrg(subject->def.org);
-    PrepareEvent(events[i], *subject, org, prepared).IgnoreError();  // checked in pass 1
+    PrepareEvent(events[i], now, *subject, org, prepared).IgnoreError();  // checked in pass 1
     Decision& d = decisions[i];
     d.allowed = true;
     std::vector<Effect> effects;
@@ -476,10 +492,10 @@ absl::StatusOr<std::vector<Decision>> Engine::TrackBatch(std::vector<Event> even
     }
     return decisions;
   }
-  absl::StatusOr<uint64_t> ticket = AppendLocked(std::move(records));
-  locks.Unlock();
-  if (!ticket.ok()) return ticket.status();
-  if (absl::Status s = AwaitDurable(*ticket); !s.ok()) return s;
+  if (absl::Status s = AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/false);
+      !s.ok()) {
+    return s;
+  }
   MaybeCheckpoint();
   return decisions;
 }
@@ -516,6 +532,67 @@ absl::Status Engine::CheckBatchOverflow(const std::vector<Event>& events,
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<Decision>> Engine::PrepareCommit(const std::string& reservation_id,
+                                                               Event& event, uint64_t& fingerprint,
+                                                               std::string& reservation_org) {
+  if (reservation_id.empty() || reservation_id.size() > kMaxIdLength) {
+    return absl::InvalidArgumentError("reservation_id: must be 1 to 256 characters");
+  }
+  // A commit is identified by its reservation: whatever id the client sent,
+  // the actual event is stored as "<reservation id>/commit", so a retry dedups
+  // (after a restart too) and never collides with the hold's own id.
+  event.id = absl::StrCat(reservation_id, "/commit");
+  fingerprint = Fingerprint(event);  // the body as sent, before defaults
+  bool open_or_closed = false;
+  {
+    std::lock_guard<std::mutex> lock(reservations_mu_);
+    auto it = reservations_.find(reservation_id);
+    if (it != reservations_.end()) {
+      const Reservation& r = *it->second;
+      if (event.subject.empty()) event.subject = r.subject;
+      if (event.type.empty()) event.type = r.type;
+      if (event.subject != r.subject) {
+        return absl::InvalidArgumentError(absl::StrCat("subject: reservation \"", reservation_id,
+                                                       "\" belongs to another subject"));
+      }
+      reservation_org = r.org;
+      open_or_closed = true;
+    }
+  }
+  if (!open_or_closed) {
+    // Forgotten (a restart, or settled long ago): a retried commit is still
+    // answered from the dedup index.
+    const uint64_t id_hash = StableHash(event.id);
+    StripeLocks locks(this);
+    locks.Add(StripeIndex(id_hash));
+    locks.Lock();
+    const DedupIndex::Entry* seen = stripes_[StripeIndex(id_hash)]->dedup.Find(id_hash);
+    if (seen == nullptr) {
+      return absl::NotFoundError(absl::StrCat("reservation \"", reservation_id, "\" is unknown"));
+    }
+    if (seen->fingerprint != fingerprint) {
+      return absl::AlreadyExistsError(absl::StrCat("reservation \"", reservation_id,
+                                                   "\" was already committed with a different body"));
+    }
+    locks.Unlock();
+    if (strict_) {
+      if (absl::Status s = store_->Flush(); !s.ok()) return s;
+    }
+    Decision d;
+    d.allowed = true;
+    d.replayed = true;
+    stat_replays_.fetch_add(1, std::memory_order_relaxed);
+    return std::optional<Decision>(std::move(d));
+  }
+  // Validate with the reservation id in place of the (longer) stored id.
+  std::string stored_id = std::move(event.id);
+  event.id = reservation_id;
+  absl::Status valid = ValidateEvent(event);
+  event.id = std::move(stored_id);
+  if (!valid.ok()) return valid;
+  return std::optional<Decision>();
 }
 
 absl::StatusOr<Decision> Engine::Track(Event event) {

@@ -208,10 +208,23 @@ void Engine::ApplyEffect(const std::string& subject, const std::string& org, con
   if (account == nullptr || m < 0) return;
   WindowState& w = account->windows[m];
   const Window ew{effect.window_start, effect.window_end};
-  if (!(w.window == ew)) {
-    const bool empty = w.window.start == w.window.end;
-    if (!empty && ew.start < w.window.end) return;  // a closed window
-    w.Reset(ew, 0);
+  // The same rules as the live path (PrepareTouch): a newer window rolls over
+  // keeping open holds, an overlapping one takes the balance along, an older
+  // one is closed.
+  switch (Relate(w, ew)) {
+    case WindowRelation::kSame:
+      break;
+    case WindowRelation::kNewer: {
+      const int64_t reserved = w.reserved;
+      w.Reset(ew, 0);
+      w.reserved = reserved;
+      break;
+    }
+    case WindowRelation::kOverlapping:
+      w.window = ew;
+      break;
+    case WindowRelation::kOlder:
+      return;
   }
   const Aggregation agg = meters_[m].aggregation;
   if (usage) {
@@ -243,7 +256,7 @@ void Engine::ApplyEffect(const std::string& subject, const std::string& org, con
       break;
     case LedgerRecord::Kind::kGrant:
     case LedgerRecord::Kind::kRollover:
-      w.granted += effect.amount;
+      if (__builtin_add_overflow(w.granted, effect.amount, &w.granted)) w.granted = INT64_MAX;
       break;
     case LedgerRecord::Kind::kReset:
       w.used = std::max<int64_t>(0, w.used + effect.amount);
@@ -309,7 +322,8 @@ void Engine::BindAccount(Account& account, const std::string& tier, const std::s
   account.windows.resize(meters_.size());
   for (size_t m = 0; m < meters_.size(); ++m) {
     const bool period_changed = account.plan && account.plan->quotas[m].period != plan->quotas[m].period;
-    if (calendar_changed || period_changed) account.windows[m] = WindowState();
+    // The balance stays; the next touch moves it to the new calendar's window.
+    if (calendar_changed || period_changed) account.windows[m].recalendar = true;
   }
   if (!account.plan || account.plan->rates.size() != plan->rates.size()) {
     account.tats.assign(plan->rates.size(), 0);
@@ -323,18 +337,28 @@ QuotaView Engine::ViewFor(const Account& account, int meter, Micros now) const {
   const QuotaRule& rule = account.plan->quotas[meter];
   const WindowState& current = account.windows[meter];
   QuotaView v;
-  if (current.Covers(now)) {
+  if (current.Covers(now) && !current.recalendar) {
     v = ViewOf(current, rule);
   } else {
+    // What the next write will see (PrepareTouch), without changing anything.
     const Window w = account.WindowAt(meter, now);
-    const bool empty = current.window.start == current.window.end;
-    if (empty || w.start >= current.window.end) {
-      WindowState next;
-      next.Reset(w, CarryInto(current, rule, w,
-                              [&account, meter](Micros x) { return account.WindowAt(meter, x); }));
-      v = ViewOf(next, rule);
-    } else {
-      v = ViewOf(current, rule);
+    switch (Relate(current, w)) {
+      case WindowRelation::kNewer: {
+        WindowState next;
+        next.Reset(w, CarryInto(current, rule, w,
+                                [&account, meter](Micros x) { return account.WindowAt(meter, x); }));
+        next.reserved = current.reserved;
+        v = ViewOf(next, rule);
+        break;
+      }
+      case WindowRelation::kSame:
+      case WindowRelation::kOverlapping:
+        v = ViewOf(current, rule);
+        v.period = w;
+        break;
+      case WindowRelation::kOlder:
+        v = ViewOf(current, rule);
+        break;
     }
   }
   v.meter = meters_[meter].name;
@@ -471,12 +495,7 @@ absl::Status Engine::PutSubject(Subject subject) {
   BindAccount(entry->account, subject.tier, subject.timezone, subject.anchor_day, subject.overrides);
   std::vector<LogRecord> records;
   records.emplace_back(SubjectRecord{std::move(subject)});
-  absl::StatusOr<uint64_t> ticket = AppendLocked(std::move(records));
-  locks.Unlock();
-  if (!ticket.ok()) return ticket.status();
-  absl::Status s = store_->WaitDurable(*ticket);
-  if (!s.ok()) failed_.store(true);
-  return s;
+  return AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/true);
 }
 
 absl::Status Engine::PutOrg(Org org) {
@@ -506,12 +525,7 @@ absl::Status Engine::PutOrg(Org org) {
   BindAccount(entry->account, org.tier, org.timezone, org.anchor_day, org.overrides);
   std::vector<LogRecord> records;
   records.emplace_back(OrgRecord{std::move(org)});
-  absl::StatusOr<uint64_t> ticket = AppendLocked(std::move(records));
-  locks.Unlock();
-  if (!ticket.ok()) return ticket.status();
-  absl::Status s = store_->WaitDurable(*ticket);
-  if (!s.ok()) failed_.store(true);
-  return s;
+  return AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/true);
 }
 
 absl::Status Engine::PutTier(Tier tier) {
@@ -604,6 +618,7 @@ absl::Status Engine::AdjustWindow(const std::string& subject_id, const std::stri
   rec.org = subject->def.org;
   rec.actor = actor.name;
   rec.reason = actor.reason;
+  absl::Status refused;
   for (size_t m = 0; m < meters_.size(); ++m) {
     if (only >= 0 && static_cast<int>(m) != only) continue;
     // Roll the window to now first (recording any rollover).
@@ -616,19 +631,21 @@ absl::Status Engine::AdjustWindow(const std::string& subject_id, const std::stri
     if (kind == LedgerRecord::Kind::kReset) {
       w.used = 0;
       if (w.uniques) w.uniques->clear();
+    } else if (int64_t granted; __builtin_add_overflow(w.granted, delta, &granted)) {
+      // Refused; any rollover recorded above is still appended below.
+      refused = absl::InvalidArgumentError(
+          absl::StrCat("amount: the ", meters_[m].name, " credit of ", subject_id,
+                       " would overflow a 64-bit integer"));
+      continue;
     } else {
-      w.granted += delta;
+      w.granted = granted;
     }
     rec.effects.push_back(Effect{Scope::kSubject, meters_[m].name, w.window.start, w.window.end, delta, 0});
   }
   if (!rec.effects.empty()) records.emplace_back(std::move(rec));
-  if (records.empty()) return absl::OkStatus();
-  absl::StatusOr<uint64_t> ticket = AppendLocked(std::move(records));
-  locks.Unlock();
-  if (!ticket.ok()) return ticket.status();
-  absl::Status s = store_->WaitDurable(*ticket);
-  if (!s.ok()) failed_.store(true);
-  return s;
+  if (records.empty()) return refused;
+  absl::Status appended = AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/true);
+  return appended.ok() ? refused : appended;
 }
 
 // --- Store -----------------------------------------------------------------
@@ -642,6 +659,20 @@ absl::StatusOr<uint64_t> Engine::AppendLocked(std::vector<LogRecord> records) {
   }
   records_since_checkpoint_.fetch_add(n, std::memory_order_relaxed);
   return ticket;
+}
+
+absl::Status Engine::AppendUnlockAndWait(std::vector<LogRecord> records, StripeLocks& locks,
+                                         bool always_wait) {
+  absl::StatusOr<uint64_t> ticket = AppendLocked(std::move(records));
+  locks.Unlock();
+  if (!ticket.ok()) return ticket.status();
+  if (!always_wait) return AwaitDurable(*ticket);
+  absl::Status s = store_->WaitDurable(*ticket);
+  if (!s.ok()) {
+    failed_.store(true, std::memory_order_release);
+    return absl::UnavailableError(absl::StrCat("storage: ", s.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Engine::AwaitDurable(uint64_t ticket) {

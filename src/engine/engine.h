@@ -150,8 +150,14 @@ class Engine {
   absl::Status ValidateTime(const Event& e, Micros now) const;
   void PrepareTouch(Account& account, Scope scope, int meter, uint64_t input, Micros t,
                     Touch& touch) const;
-  absl::Status PrepareEvent(const Event& event, SubjectEntry& subject, OrgEntry* org,
+  absl::Status PrepareEvent(const Event& event, Micros now, SubjectEntry& subject, OrgEntry* org,
                             Prepared& prepared) const;
+  // Commits: fixes the stored id, fingerprints the body as sent, fills
+  // subject and type from the reservation. Returns a replayed decision when the
+  // reservation is gone but the commit is in the dedup index.
+  absl::StatusOr<std::optional<Decision>> PrepareCommit(const std::string& reservation_id,
+                                                        Event& event, uint64_t& fingerprint,
+                                                        std::string& reservation_org);
   void Enforce(const Event& event, const Account& subject, Micros now, Prepared& prepared,
                Decision& d) const;
   void ApplyPrepared(const Event& event, bool hold, Prepared& prepared, Decision& d,
@@ -183,6 +189,10 @@ class Engine {
   absl::StatusOr<uint64_t> AppendLocked(std::vector<LogRecord> records);
   absl::Status AwaitDurable(uint64_t ticket);
   absl::Status AppendAndWait(std::vector<LogRecord> records);
+  // Appends (still under `locks`), unlocks, and waits for durability: always
+  // for administrative writes, only under strict durability otherwise.
+  absl::Status AppendUnlockAndWait(std::vector<LogRecord> records, StripeLocks& locks,
+                                   bool always_wait);
   void MaybeCheckpoint();
   absl::Status WriteCheckpoint();  // REQUIRES checkpoint_mu_
   absl::Status ReplaceTiers(std::vector<Tier> defs);  // REQUIRES tiers_mu_ held exclusively

@@ -42,6 +42,8 @@ struct Engine::Touch {
   int meter = 0;
   uint64_t input = 0;
   bool late = false;    // the event's window closed already: recorded, not enforced
+  bool rewindow = false;  // the calendar changed: the balance moves to `new_window`
+  Window new_window;
   bool rolled = false;  // the account's window is older: `scratch` is the new one
   int64_t carry = 0;    // rollover into the new window
   WindowState scratch;
@@ -50,7 +52,7 @@ struct Engine::Touch {
   const WindowState& state() const {
     return rolled || late ? scratch : account->windows[meter];
   }
-  Window window() const { return state().window; }
+  Window window() const { return rewindow ? new_window : state().window; }
 };
 
 // Everything one event would do, ready to apply.

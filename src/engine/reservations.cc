@@ -28,10 +28,10 @@ void Engine::DropHold(const Reservation& r) {
     }
     const int m = MeterIndexOf(meters_, hold.meter);
     if (account == nullptr || m < 0) continue;
+    // Holds are carried across rollovers, so the hold is in the current
+    // window whichever window it was made in.
     WindowState& w = account->windows[m];
-    if (w.window.start == hold.window_start && w.window.end == hold.window_end) {
-      w.reserved = std::max<int64_t>(0, w.reserved - hold.amount);
-    }
+    w.reserved = std::max<int64_t>(0, w.reserved - hold.amount);
   }
 }
 
@@ -77,10 +77,7 @@ absl::Status Engine::CloseReservation(const std::string& id, LedgerRecord::Kind 
   rec.effects = r.holds;
   std::vector<LogRecord> records;
   records.emplace_back(std::move(rec));
-  absl::StatusOr<uint64_t> ticket = AppendLocked(std::move(records));
-  locks.Unlock();
-  if (!ticket.ok()) return ticket.status();
-  return AwaitDurable(*ticket);
+  return AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/false);
 }
 
 absl::Status Engine::Release(const std::string& reservation_id) {

@@ -37,6 +37,15 @@ void WindowState::Reset(const Window& w, int64_t carry) {
   granted = carry;
   latest_time = kBeginningOfTime;
   if (uniques) uniques->clear();
+  recalendar = false;
+}
+
+WindowRelation Relate(const WindowState& held, const Window& w) {
+  if (held.window.start == held.window.end) return WindowRelation::kNewer;
+  if (held.window == w) return WindowRelation::kSame;
+  if (w.start >= held.window.end) return WindowRelation::kNewer;
+  if (w.end <= held.window.start) return WindowRelation::kOlder;
+  return WindowRelation::kOverlapping;
 }
 
 int64_t CarryInto(const WindowState& prev, const QuotaRule& rule, const Window& next,

@@ -29,11 +29,23 @@ struct WindowState {
   int64_t granted = 0;
   Micros latest_time = kBeginningOfTime;  // latest: the event time of `used`
   std::unique_ptr<absl::flat_hash_set<uint64_t>> uniques;  // unique_count only
+  // The account's calendar or the quota's period changed since `window` was
+  // computed: the next touch recomputes it (see Relate()).
+  bool recalendar = false;
 
   bool Covers(Micros t) const { return window.Contains(t); }
   // Clears the balance and moves to `w`.
   void Reset(const Window& w, int64_t carry);
 };
+
+// How a window computed now relates to the one an account holds.
+enum class WindowRelation {
+  kSame,         // equal
+  kNewer,        // starts at or after the held one's end (or none is held): roll over
+  kOlder,        // ends at or before the held one's start: a closed window
+  kOverlapping,  // overlaps it: the calendar or period changed
+};
+WindowRelation Relate(const WindowState& held, const Window& w);
 
 // The window of `rule` containing an instant, for one account.
 using WindowAt = std::function<Window(Micros)>;
