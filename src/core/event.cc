@@ -1,6 +1,7 @@
 #include "core/event.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -73,17 +74,18 @@ class Xxh64 {
 
   static uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
+  // Little-endian loads (XXH64 is defined on little-endian words).
   static uint64_t Load64(const char* p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i)
-      v = (v << 8) | static_cast<unsigned char>(p[i]);
+    uint64_t v;
+    std::memcpy(&v, p, sizeof(v));
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
     return v;
   }
 
   static uint64_t Load32(const char* p) {
-    uint64_t v = 0;
-    for (int i = 3; i >= 0; --i)
-      v = (v << 8) | static_cast<unsigned char>(p[i]);
+    uint32_t v;
+    std::memcpy(&v, p, sizeof(v));
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
     return v;
   }
 
@@ -286,8 +288,9 @@ namespace {
 class FingerprintBytes {
  public:
   void U64(uint64_t v) {
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
     char bytes[8];
-    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(v >> (8 * i));
+    std::memcpy(bytes, &v, sizeof(bytes));
     out_.append(bytes, sizeof(bytes));
   }
   void Str(std::string_view s) {
