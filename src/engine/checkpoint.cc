@@ -1,9 +1,10 @@
 // Checkpoints: a snapshot of every window and open reservation, written
 // through the store's log so that recovery replays only what follows it.
 //
-// Blob format (version 1), all integers as LEB128 varints, signed ones
-// zigzag-encoded, strings as length + bytes:
-//   "TCK1" meters:[name] accounts:[scope id windows:[meter start end used
+// Blob format (version 2), all integers as LEB128 varints, signed ones
+// zigzag-encoded, strings as length + bytes, and at the end the 8-byte
+// little-endian StableHash (XXH64) of everything before it:
+//   "TCK2" meters:[name] accounts:[scope id windows:[meter start end used
 //   reserved granted latest_time uniques:[hash]]] reservations:[id subject org
 //   type expires_at holds:[scope meter start end amount]]
 #include <string>
@@ -16,7 +17,24 @@
 namespace tally {
 namespace {
 
-constexpr std::string_view kMagic = "TCK1";
+constexpr std::string_view kMagic = "TCK2";
+constexpr size_t kChecksumBytes = 8;
+
+void AppendChecksum(std::string& blob) {
+  const uint64_t h = StableHash(blob);
+  for (int i = 0; i < 8; ++i) blob.push_back(static_cast<char>(h >> (8 * i)));
+}
+
+// Whether the last 8 bytes are the hash of the rest.
+bool ChecksumMatches(std::string_view blob) {
+  if (blob.size() < kChecksumBytes) return false;
+  const std::string_view body = blob.substr(0, blob.size() - kChecksumBytes);
+  uint64_t stored = 0;
+  for (int i = 0; i < 8; ++i) {
+    stored |= static_cast<uint64_t>(static_cast<uint8_t>(blob[body.size() + i])) << (8 * i);
+  }
+  return StableHash(body) == stored;
+}
 
 class BlobWriter {
  public:
@@ -144,7 +162,9 @@ std::string Engine::CheckpointBlob() {
       w.S(h.amount);
     }
   }
-  return w.Take();
+  std::string blob = w.Take();
+  AppendChecksum(blob);
+  return blob;
 }
 
 absl::Status Engine::LoadCheckpointBlob(const std::string& blob) {
@@ -152,8 +172,11 @@ absl::Status Engine::LoadCheckpointBlob(const std::string& blob) {
     return absl::DataLossError(absl::StrCat("checkpoint is corrupt (", what,
                                             "); restore the data directory from a backup"));
   };
-  BlobReader r(blob);
-  if (!r.Expect(kMagic)) return corrupt("unknown format");
+  // Version 1 (no checksum) was written by development builds only.
+  const bool v1 = blob.compare(0, 4, "TCK1") == 0;
+  if (!v1 && !ChecksumMatches(blob)) return corrupt("checksum mismatch");
+  BlobReader r(v1 ? std::string_view(blob) : std::string_view(blob).substr(0, blob.size() - kChecksumBytes));
+  if (!r.Expect(v1 ? std::string_view("TCK1") : kMagic)) return corrupt("unknown format");
   std::vector<int> meter_map(r.Count());
   for (int& m : meter_map) m = MeterIndexOf(meters_, r.Str());
   const uint64_t accounts = r.Count();

@@ -134,7 +134,7 @@ class Engine {
 
   // --- Recovery (checkpoint.cc, engine.cc) ---
   absl::Status Recover(const Config& config);
-  absl::Status ApplyRecord(uint64_t seq, const LogRecord& record, Micros dedup_since);
+  absl::Status ApplyRecord(uint64_t seq, const LogRecord& record);
   void ApplyEffect(const std::string& subject, const std::string& org, const Effect& effect,
                    LedgerRecord::Kind kind, bool usage, Micros event_time);
   absl::Status LoadCheckpointBlob(const std::string& blob);

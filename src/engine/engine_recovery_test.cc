@@ -1,12 +1,17 @@
 // Restart: an engine rebuilt from the store (checkpoint + the log after it)
 // holds exactly the state the first one had.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <random>
 #include <string>
 
 #include "engine/engine.h"
 #include "engine/engine_test_util.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace tally {
 namespace {
@@ -158,6 +163,55 @@ TEST(EngineRecoveryTest, RuntimeRegistryChangesWinOverTheConfigFile) {
   auto views = Status(*f.engine, "s1");
   EXPECT_EQ(Find(views, "chars")->limit, 123456);
   EXPECT_EQ(Find(views, "requests")->limit.has_value(), true);  // inherited from free
+}
+
+// Over SQLite, a restart rebuilds the dedup index from the store's dedup
+// blocks: ids from before the checkpoint, after it, and of holds; also after
+// the database was upgraded from schema version 1 (which had no such blocks).
+TEST(EngineRecoveryTest, DedupSurvivesRestartsOverSqliteAndAnUpgrade) {
+  const char* base = std::getenv("TALLY_TEST_TMPDIR");
+  const std::filesystem::path dir =
+      std::filesystem::path(base != nullptr && *base != '\0' ? base : "/tmp") /
+      ("tally_recovery_sqlite_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  const Config config = RecoveryConfig();
+  SimulatedClock clock(At("2026-03-10T12:00:00Z"));
+  SqliteStoreOptions options;
+  options.dir = dir.string();
+  options.clock = &clock;
+  {
+    auto store = SqliteStore::Open(options).value();
+    auto engine = Engine::Open(config, store.get(), &clock).value();
+    ASSERT_TRUE(engine->Consume(Ev("before-cp", "s2", {{"tokens", 100}}))->allowed);
+    ASSERT_TRUE(engine->Reserve(Ev("hold", "s2", {{"tokens", 500}}), 600 * kMicrosPerSecond)->allowed);
+    ASSERT_TRUE(engine->Checkpoint().ok());
+    ASSERT_TRUE(engine->Consume(Ev("after-cp", "s2", {{"tokens", 1}}))->allowed);
+  }
+  for (const bool upgrade : {false, true}) {
+    SCOPED_TRACE(upgrade ? "upgraded from version 1" : "version 2");
+    if (upgrade) {  // version 1 is version 2 without the dedup table
+      sqlite3* db = nullptr;
+      ASSERT_EQ(sqlite3_open((dir / "tally.db").c_str(), &db), SQLITE_OK);
+      ASSERT_EQ(sqlite3_exec(db, "DROP TABLE dedup; UPDATE meta SET value = 1"
+                                 " WHERE key = 'schema_version'",
+                             nullptr, nullptr, nullptr),
+                SQLITE_OK);
+      sqlite3_close(db);
+    }
+    auto store = SqliteStore::Open(options).value();
+    auto engine = Engine::Open(config, store.get(), &clock).value();
+    EXPECT_EQ(engine->Stats().dedup_entries, 3u);
+    EXPECT_TRUE(engine->Consume(Ev("before-cp", "s2", {{"tokens", 100}}))->replayed);
+    EXPECT_TRUE(engine->Consume(Ev("after-cp", "s2", {{"tokens", 1}}))->replayed);
+    EXPECT_EQ(engine->Consume(Ev("after-cp", "s2", {{"tokens", 2}})).status().code(),
+              absl::StatusCode::kAlreadyExists);
+    EXPECT_TRUE(engine->Reserve(Ev("hold", "s2", {{"tokens", 500}}), 600 * kMicrosPerSecond)
+                    ->replayed);
+    auto views = Status(*engine, "s2");
+    EXPECT_EQ(Find(views, "tokens")->used, 101);
+    EXPECT_EQ(Find(views, "tokens")->reserved, 500);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "store/codec.h"
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 #include <optional>
@@ -971,6 +972,104 @@ absl::StatusOr<Tier> DecodeTier(std::string_view text) {
   TALLY_CODEC_RETURN_IF_ERROR(ReadList(r, "rate_limits", ReadRateLimit, &tier.rate_limits));
   TALLY_CODEC_RETURN_IF_ERROR(ReadPricing(r, &tier.pricing));
   return tier;
+}
+
+// --- dedup blocks -----------------------------------------------------------
+
+namespace {
+
+void AppendVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void AppendFixed64(uint64_t v, std::string* out) {
+  char buf[8];
+  for (char& c : buf) {
+    c = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  out->append(buf, sizeof(buf));
+}
+
+// Reads a varint at `*pos`; false if truncated or longer than 64 bits.
+bool ReadVarint(std::string_view in, size_t* pos, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && *pos < in.size(); shift += 7) {
+    const uint8_t b = static_cast<uint8_t>(in[(*pos)++]);
+    *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+bool ReadFixed64(std::string_view in, size_t* pos, uint64_t* v) {
+  if (in.size() - *pos < 8) return false;
+  *v = 0;
+  for (int i = 7; i >= 0; --i) *v = (*v << 8) | static_cast<uint8_t>(in[*pos + i]);
+  *pos += 8;
+  return true;
+}
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1)); }
+
+}  // namespace
+
+void DedupBlockWriter::Add(const DedupEntry& entry) {
+  if (count_ == 0) {
+    first_seq_ = entry.seq;
+    max_received_ = entry.received;
+  }
+  AppendVarint(entry.seq - last_.seq, &bytes_);
+  // Wrapping subtraction: exact for any two times, however far apart.
+  AppendVarint(ZigZag(static_cast<int64_t>(static_cast<uint64_t>(entry.received) -
+                                           static_cast<uint64_t>(last_.received))),
+               &bytes_);
+  AppendFixed64(entry.id_hash, &bytes_);
+  AppendFixed64(entry.fingerprint, &bytes_);
+  max_received_ = std::max(max_received_, entry.received);
+  last_ = entry;
+  ++count_;
+}
+
+void DedupBlockWriter::Clear() {
+  bytes_.clear();  // keeps its capacity for the next block
+  count_ = 0;
+  first_seq_ = 0;
+  max_received_ = 0;
+  last_ = DedupEntry();
+}
+
+bool DedupBlockReader::Next(DedupEntry* entry) {
+  if (pos_ == block_.size() || !status_.ok()) return false;
+  const size_t start = pos_;
+  uint64_t seq_delta = 0;
+  uint64_t received_delta = 0;
+  if (!ReadVarint(block_, &pos_, &seq_delta) || seq_delta == 0) return Fail("bad seq", start);
+  if (!ReadVarint(block_, &pos_, &received_delta)) return Fail("bad received time", start);
+  if (!ReadFixed64(block_, &pos_, &entry->id_hash) ||
+      !ReadFixed64(block_, &pos_, &entry->fingerprint)) {
+    return Fail("truncated", start);
+  }
+  entry->seq = last_.seq + seq_delta;
+  entry->received = static_cast<Micros>(static_cast<uint64_t>(last_.received) +
+                                        static_cast<uint64_t>(UnZigZag(received_delta)));
+  last_ = *entry;
+  ++index_;
+  return true;
+}
+
+bool DedupBlockReader::Fail(std::string_view what, size_t at) {
+  status_ = absl::DataLossError("dedup entry " + std::to_string(index_) + ": " +
+                                std::string(what) + " at byte " + std::to_string(at));
+  pos_ = block_.size();
+  return false;
 }
 
 }  // namespace tally

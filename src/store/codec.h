@@ -5,6 +5,7 @@
 //   data      "chars=523,tokens=10"                      (Event::data, in order)
 //   effects   "s|chars|<start>|<end>|<amount>[|<hash>];o|..."
 //   event context, subject, org, tier definitions: a small JSON object
+//   dedup blocks (binary): the dedup entries of one transaction, packed
 //
 // Names in data and effects are written as-is when they are made of
 // [A-Za-z0-9_.-] (every valid meter and field name); any other byte is written
@@ -29,6 +30,7 @@
 #include "core/subject.h"
 #include "core/tier.h"
 #include "store/log_record.h"
+#include "store/store.h"
 
 namespace tally {
 
@@ -65,6 +67,54 @@ absl::StatusOr<Org> DecodeOrg(std::string_view text);
 
 std::string EncodeTier(const Tier& tier);
 absl::StatusOr<Tier> DecodeTier(std::string_view text);
+
+// --- dedup blocks (binary) ------------------------------------------------
+//
+// The dedup entries of one transaction, in increasing seq order. Per entry:
+// the seq as a varint delta from the previous entry's, the received time as a
+// zigzag varint delta from the previous entry's (both from 0 for the first),
+// then id_hash and fingerprint as 8 bytes little-endian: ~18 bytes an entry.
+// A writer or reader is for one thread at a time.
+
+class DedupBlockWriter {
+ public:
+  // Appends `entry`; REQUIRES entry.seq > the last entry's seq.
+  void Add(const DedupEntry& entry);
+  void Clear();
+
+  bool empty() const { return count_ == 0; }
+  size_t count() const { return count_; }
+  const std::string& bytes() const { return bytes_; }
+  uint64_t first_seq() const { return first_seq_; }
+  uint64_t last_seq() const { return last_.seq; }
+  Micros max_received() const { return max_received_; }
+
+ private:
+  std::string bytes_;
+  size_t count_ = 0;
+  uint64_t first_seq_ = 0;
+  Micros max_received_ = 0;
+  DedupEntry last_;  // all zero before the first entry
+};
+
+class DedupBlockReader {
+ public:
+  explicit DedupBlockReader(std::string_view block) : block_(block) {}
+
+  // Reads the next entry into `*entry`: false at the end of the block, or at
+  // corrupt bytes (then status() is a DataLossError saying where).
+  bool Next(DedupEntry* entry);
+  const absl::Status& status() const { return status_; }
+
+ private:
+  bool Fail(std::string_view what, size_t at);
+
+  std::string_view block_;
+  size_t pos_ = 0;
+  size_t index_ = 0;
+  DedupEntry last_;
+  absl::Status status_;
+};
 
 }  // namespace tally
 

@@ -1,5 +1,6 @@
 #include "store/codec.h"
 
+#include <algorithm>
 #include <limits>
 #include <string>
 #include <vector>
@@ -396,6 +397,94 @@ TEST(TierCodecTest, ErrorNamesTheQuota) {
   ASSERT_FALSE(result.ok());
   EXPECT_NE(result.status().message().find("quotas 1"), std::string::npos) << result.status();
   EXPECT_NE(result.status().message().find("fortnight"), std::string::npos) << result.status();
+}
+
+// --- dedup blocks ---------------------------------------------------------------
+
+std::vector<DedupEntry> ReadBlock(std::string_view block, absl::Status* status) {
+  std::vector<DedupEntry> out;
+  DedupBlockReader reader(block);
+  DedupEntry e;
+  while (reader.Next(&e)) out.push_back(e);
+  *status = reader.status();
+  return out;
+}
+
+void ExpectSameEntries(const std::vector<DedupEntry>& a, const std::vector<DedupEntry>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].seq, b[i].seq) << i;
+    EXPECT_EQ(a[i].id_hash, b[i].id_hash) << i;
+    EXPECT_EQ(a[i].fingerprint, b[i].fingerprint) << i;
+    EXPECT_EQ(a[i].received, b[i].received) << i;
+  }
+}
+
+TEST(DedupBlockCodecTest, RoundTripsExtremesAndKeepsItsBounds) {
+  const std::vector<DedupEntry> entries = {
+      {0, 0, 1'700'000'000'000'000, 1},
+      {UINT64_MAX, UINT64_MAX, 1'700'000'000'000'000, 2},  // same time: 1-byte delta
+      {0x0123456789abcdefULL, 42, kMin, 3},                // time going back, far
+      {7, 8, kMax, 1'000'000},                             // and forward, farther
+      {9, 10, 1'699'999'999'000'000, static_cast<uint64_t>(kMax)},
+  };
+  DedupBlockWriter w;
+  for (const DedupEntry& e : entries) w.Add(e);
+  EXPECT_EQ(w.count(), 5u);
+  EXPECT_EQ(w.first_seq(), 1u);
+  EXPECT_EQ(w.last_seq(), static_cast<uint64_t>(kMax));
+  EXPECT_EQ(w.max_received(), kMax);
+  absl::Status status;
+  ExpectSameEntries(ReadBlock(w.bytes(), &status), entries);
+  EXPECT_TRUE(status.ok()) << status;
+
+  w.Clear();
+  EXPECT_TRUE(w.empty());
+  w.Add(entries[1]);
+  EXPECT_EQ(w.first_seq(), 2u);
+  ExpectSameEntries(ReadBlock(w.bytes(), &status), {entries[1]});
+}
+
+TEST(DedupBlockCodecTest, IsCompact) {
+  DedupBlockWriter w;
+  for (uint64_t seq = 100; seq < 1100; ++seq) {
+    w.Add(DedupEntry{seq * 0x9e3779b97f4a7c15ULL, ~seq, 1'700'000'000'000'000 + 3 * static_cast<int64_t>(seq), seq});
+  }
+  EXPECT_LE(w.bytes().size(), 1000u * 18 + 16);  // two 1-byte deltas and two hashes each
+}
+
+TEST(DedupBlockCodecTest, EmptyBlockHasNoEntries) {
+  absl::Status status;
+  EXPECT_TRUE(ReadBlock("", &status).empty());
+  EXPECT_TRUE(status.ok());
+}
+
+TEST(DedupBlockCodecTest, RejectsCorruptInputWithoutCrashing) {
+  DedupBlockWriter w;
+  std::vector<size_t> ends;  // where each entry ends
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    w.Add(DedupEntry{seq, seq, 1000 * static_cast<int64_t>(seq), seq});
+    ends.push_back(w.bytes().size());
+  }
+  const std::string block = w.bytes();
+  for (size_t n = 1; n < block.size(); ++n) {
+    absl::Status status;
+    const std::vector<DedupEntry> read = ReadBlock(block.substr(0, n), &status);
+    const size_t whole = std::upper_bound(ends.begin(), ends.end(), n) - ends.begin();
+    EXPECT_EQ(read.size(), whole) << n;
+    if (whole == 0 || ends[whole - 1] != n) {  // cut inside an entry
+      EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << n;
+    }
+    std::string flipped = block;
+    flipped[n] = static_cast<char>(flipped[n] ^ 0x5a);
+    (void)ReadBlock(flipped, &status);  // may or may not decode; must not crash
+  }
+  absl::Status status;
+  ReadBlock(std::string("\x00", 1) + std::string(17, 'x'), &status);  // seq delta 0
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(status.message().find("dedup entry 0: bad seq"), std::string::npos) << status;
+  ReadBlock(std::string(11, '\xff'), &status);  // a varint longer than 64 bits
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
 }
 
 }  // namespace

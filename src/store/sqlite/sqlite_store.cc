@@ -25,7 +25,9 @@ namespace {
     if (!status_.ok()) return status_;     \
   } while (0)
 
-constexpr int64_t kSchemaVersion = 1;
+// 1: the first schema. 2: adds `dedup`, so that start-up reads narrow rows
+// (docs/storage.md, "Schema versions").
+constexpr int64_t kSchemaVersion = 2;
 constexpr int64_t kApplicationId = 0x54616c79;  // "Taly", in the file header
 
 // docs/storage.md explains each table.
@@ -53,6 +55,23 @@ CREATE TABLE tiers(id TEXT PRIMARY KEY, definition TEXT NOT NULL,
 CREATE TABLE checkpoints(seq INTEGER PRIMARY KEY, created_us INTEGER NOT NULL,
                          blob BLOB NOT NULL);
 )sql";
+
+// Since version 2: what ScanDedup needs of the events and holds of one
+// transaction, as one packed block (codec.h, ~18 bytes an entry instead of
+// the ~195 of an events row), written in that same transaction.
+constexpr char kDedupTableSql[] = R"sql(
+CREATE TABLE dedup(last_seq INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL,
+                   max_received_us INTEGER NOT NULL, entries BLOB NOT NULL);
+)sql";
+
+constexpr char kInsertDedupSql[] =
+    "INSERT INTO dedup(last_seq, first_seq, max_received_us, entries) VALUES(?1, ?2, ?3, ?4)";
+
+// Every dedup entry of a version 1 database, in seq order (for the upgrade).
+constexpr char kSelectV1DedupSql[] =
+    "SELECT seq, id_hash, fingerprint, received_us FROM events"
+    " UNION ALL SELECT seq, ifnull(request_id_hash, 0), ifnull(request_fingerprint, 0),"
+    " time_us FROM ledger WHERE kind = 0 ORDER BY seq";
 
 constexpr char kInsertEventSql[] =
     "INSERT INTO events(seq, id, id_hash, fingerprint, subject, org, type, time_us,"
@@ -224,6 +243,24 @@ absl::StatusOr<int64_t> QueryInt(sqlite3* db, const char* sql, const std::string
   return OpenError(db, rc, path);
 }
 
+// Steps `s`: true with a row, false at the end; errors become `*status`.
+bool NextRow(sqlite3* db, sqlite3_stmt* s, const std::string& path, absl::Status* status) {
+  const int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) return true;
+  if (rc != SQLITE_DONE) {
+    *status = absl::DataLossError("reading " + path + " failed: " + SqliteMessage(db, rc));
+  }
+  return false;
+}
+
+// Binds `block` to kInsertDedupSql.
+void BindDedupBlock(Statement& s, const DedupBlockWriter& block) {
+  s.Uint(1, block.last_seq());
+  s.Uint(2, block.first_seq());
+  s.Int(3, block.max_received());
+  s.Blob(4, block.bytes());
+}
+
 // --- opening ------------------------------------------------------------------------
 
 absl::Status PrepareDirectory(const std::string& dir) {
@@ -287,8 +324,62 @@ absl::Status Configure(sqlite3* db, bool strict, const std::string& path) {
   return Exec(db, "PRAGMA cache_size=-65536", path);
 }
 
+// Creates the current schema in an empty database.
+absl::Status CreateSchema(sqlite3* db, const std::string& path) {
+  TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kSchemaSql, path));
+  TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kDedupTableSql, path));
+  const std::string init = "PRAGMA application_id=" + std::to_string(kApplicationId) +
+                           "; INSERT INTO meta VALUES('schema_version', " +
+                           std::to_string(kSchemaVersion) + ")";
+  return Exec(db, init.c_str(), path);
+}
+
+// Upgrades a version 1 database to version 2: packs the dedup entries of its
+// events and holds into `dedup` blocks of 10,000. Runs once, inside
+// InitSchema's transaction, so a crash leaves version 1 for the next open.
+absl::Status MigrateFrom1(sqlite3* db, const std::string& path) {
+  constexpr size_t kBlockEntries = 10000;
+  TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kDedupTableSql, path));
+  absl::StatusOr<Statement> select = Statement::Prepare(db, kSelectV1DedupSql, path);
+  if (!select.ok()) return select.status();
+  absl::StatusOr<Statement> insert = Statement::Prepare(db, kInsertDedupSql, path);
+  if (!insert.ok()) return insert.status();
+  DedupBlockWriter block;
+  auto flush = [&]() -> absl::Status {
+    if (block.empty()) return absl::OkStatus();
+    BindDedupBlock(*insert, block);
+    const int rc = sqlite3_step(insert->get());
+    sqlite3_reset(insert->get());
+    if (rc != SQLITE_DONE) return OpenError(db, rc, path);
+    block.Clear();
+    return absl::OkStatus();
+  };
+  sqlite3_stmt* s = select->get();
+  absl::Status status;
+  while (NextRow(db, s, path, &status)) {
+    block.Add(DedupEntry{ColumnUint(s, 1), ColumnUint(s, 2), ColumnInt(s, 3), ColumnUint(s, 0)});
+    if (block.count() == kBlockEntries) TALLY_SQLITE_RETURN_IF_ERROR(flush());
+  }
+  TALLY_SQLITE_RETURN_IF_ERROR(status);
+  TALLY_SQLITE_RETURN_IF_ERROR(flush());
+  return Exec(db, "UPDATE meta SET value = 2 WHERE key = 'schema_version'", path);
+}
+
+// Brings a database of an older schema `version` up to kSchemaVersion, in the
+// caller's transaction: on error the caller rolls back and nothing changed.
+absl::Status MigrateSchema(sqlite3* db, int64_t version, const std::string& path) {
+  absl::Status status;
+  if (version == 1) status = MigrateFrom1(db, path);
+  if (status.ok()) return status;
+  return absl::Status(status.code(), "cannot upgrade " + path + " from schema version " +
+                                         std::to_string(version) + " to " +
+                                         std::to_string(kSchemaVersion) +
+                                         " (it is left unchanged): " +
+                                         std::string(status.message()));
+}
+
 // Creates the schema in an empty database, or checks that it is tally's and
-// not newer than this code.
+// not newer than this code, and migrates an older one.
 absl::Status InitSchema(sqlite3* db, const std::string& path) {
   TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", path));
   absl::Status status = [&]() -> absl::Status {
@@ -297,13 +388,7 @@ absl::Status InitSchema(sqlite3* db, const std::string& path) {
     absl::StatusOr<int64_t> tables =
         QueryInt(db, "SELECT count(*) FROM sqlite_schema", path);
     if (!tables.ok()) return tables.status();
-    if (*app_id == 0 && *tables == 0) {
-      TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kSchemaSql, path));
-      const std::string init = "PRAGMA application_id=" + std::to_string(kApplicationId) +
-                               "; INSERT INTO meta VALUES('schema_version', " +
-                               std::to_string(kSchemaVersion) + ")";
-      return Exec(db, init.c_str(), path);
-    }
+    if (*app_id == 0 && *tables == 0) return CreateSchema(db, path);
     if (*app_id != kApplicationId) {
       return absl::FailedPreconditionError(path + " is an SQLite database of another "
                                            "application, not tally's");
@@ -320,7 +405,7 @@ absl::Status InitSchema(sqlite3* db, const std::string& path) {
     if (*version < 1) {
       return absl::DataLossError(path + " has no valid schema_version in table meta");
     }
-    return absl::OkStatus();
+    return MigrateSchema(db, *version, path);
   }();
   if (!status.ok()) {
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -414,16 +499,6 @@ absl::Status ReadLedger(sqlite3_stmt* s, LedgerRecord* r) {
   return absl::OkStatus();
 }
 
-// Steps `s`: true with a row, false at the end; errors become `*status`.
-bool NextRow(sqlite3* db, sqlite3_stmt* s, const std::string& path, absl::Status* status) {
-  const int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) return true;
-  if (rc != SQLITE_DONE) {
-    *status = absl::DataLossError("reading " + path + " failed: " + SqliteMessage(db, rc));
-  }
-  return false;
-}
-
 const Clock* ClockOf(const SqliteStoreOptions& options) {
   return options.clock != nullptr ? options.clock : SystemClock::Default();
 }
@@ -442,6 +517,7 @@ class SqliteStore::Writer {
         {&w->commit_, "COMMIT"},
         {&w->insert_event_, kInsertEventSql},
         {&w->insert_ledger_, kInsertLedgerSql},
+        {&w->insert_dedup_, kInsertDedupSql},
         {&w->upsert_subject_,
          "INSERT OR REPLACE INTO subjects(id, definition, updated_us) VALUES(?1, ?2, ?3)"},
         {&w->upsert_org_,
@@ -483,6 +559,7 @@ class SqliteStore::Writer {
   absl::Status WriteRecords(const std::vector<PendingAppend>& batch) {
     bool checkpointed = false;
     uint64_t last_seq = 0;
+    dedup_.Clear();
     for (const PendingAppend& append : batch) {
       uint64_t seq = append.first_seq;
       for (const LogRecord& record : append.records) {
@@ -490,6 +567,10 @@ class SqliteStore::Writer {
         checkpointed |= std::holds_alternative<CheckpointRecord>(record);
         last_seq = seq++;
       }
+    }
+    if (!dedup_.empty()) {
+      BindDedupBlock(insert_dedup_, dedup_);
+      TALLY_SQLITE_RETURN_IF_ERROR(Run(insert_dedup_));
     }
     if (checkpointed) TALLY_SQLITE_RETURN_IF_ERROR(Run(prune_checkpoints_));
     set_last_seq_.Uint(1, last_seq);
@@ -527,10 +608,11 @@ class SqliteStore::Writer {
     AppendData(e.data, &data_);
     effects_.clear();
     AppendEffects(r.effects, &effects_);
+    const uint64_t id_hash = StableHash(e.id);
     Statement& s = insert_event_;
     s.Uint(1, seq);
     s.Text(2, e.id);
-    s.Uint(3, StableHash(e.id));
+    s.Uint(3, id_hash);
     s.Uint(4, r.fingerprint);
     s.Text(5, e.subject);
     s.TextOrNull(6, r.org);
@@ -553,6 +635,7 @@ class SqliteStore::Writer {
       s.Int(19, c.processing_ms);
     }
     s.TextOrNull(20, c.error_code);
+    dedup_.Add(DedupEntry{id_hash, r.fingerprint, r.received, seq});
     return Run(s);
   }
 
@@ -586,6 +669,9 @@ class SqliteStore::Writer {
     s.Text(16, effects_);
     s.TextOrNull(17, r.actor);
     s.TextOrNull(18, r.reason);
+    if (r.kind == LedgerRecord::Kind::kHold) {
+      dedup_.Add(DedupEntry{q.id.empty() ? 0 : StableHash(q.id), r.fingerprint, r.time, seq});
+    }
     return Run(s);
   }
 
@@ -606,10 +692,11 @@ class SqliteStore::Writer {
   sqlite3* const db_;
   const Clock* const clock_;
   const std::string path_;
-  Statement begin_, commit_, insert_event_, insert_ledger_, upsert_subject_, upsert_org_,
-      upsert_tier_, insert_checkpoint_, prune_checkpoints_, set_last_seq_;
+  Statement begin_, commit_, insert_event_, insert_ledger_, insert_dedup_, upsert_subject_,
+      upsert_org_, upsert_tier_, insert_checkpoint_, prune_checkpoints_, set_last_seq_;
   // Encoding buffers, reused row after row.
   std::string data_, effects_, context_;
+  DedupBlockWriter dedup_;  // the dedup entries of the current transaction
 };
 
 // --- SqliteStore ----------------------------------------------------------------------
@@ -870,38 +957,27 @@ absl::Status SqliteStore::ScanDedup(Micros since, uint64_t upto_seq,
                                     const std::function<void(const DedupEntry&)>& fn) {
   std::lock_guard<std::mutex> lock(db_mu_);
   sqlite3* db = db_.get();
-  absl::StatusOr<Statement> events = Statement::Prepare(
+  // One block per transaction, in seq order; a block received entirely before
+  // `since` is skipped without reading its entries.
+  absl::StatusOr<Statement> blocks = Statement::Prepare(
       db,
-      "SELECT id_hash, fingerprint, received_us, seq FROM events"
-      " WHERE seq <= ?2 AND received_us >= ?1 ORDER BY seq",
+      "SELECT last_seq, entries FROM dedup"
+      " WHERE max_received_us >= ?1 AND first_seq <= ?2 ORDER BY last_seq",
       path_);
-  if (!events.ok()) return events.status();
-  absl::StatusOr<Statement> holds = Statement::Prepare(
-      db,
-      "SELECT request_id_hash, request_fingerprint, time_us, seq FROM ledger"
-      " WHERE seq <= ?2 AND kind = 0 AND time_us >= ?1 ORDER BY seq",
-      path_);
-  if (!holds.ok()) return holds.status();
-  for (Statement* s : {&*events, &*holds}) {
-    s->Int(1, since);
-    s->Uint(2, std::min<uint64_t>(upto_seq, INT64_MAX));
-  }
-  auto read = [](sqlite3_stmt* s) {
-    return DedupEntry{ColumnUint(s, 0), ColumnUint(s, 1), ColumnInt(s, 2), ColumnUint(s, 3)};
-  };
+  if (!blocks.ok()) return blocks.status();
+  blocks->Int(1, since);
+  blocks->Uint(2, std::min<uint64_t>(upto_seq, INT64_MAX));
+  sqlite3_stmt* s = blocks->get();
   absl::Status status;
-  bool has_event = NextRow(db, events->get(), path_, &status);
-  bool has_hold = status.ok() && NextRow(db, holds->get(), path_, &status);
-  while (status.ok() && (has_event || has_hold)) {
-    const uint64_t event_seq = has_event ? ColumnUint(events->get(), 3) : UINT64_MAX;
-    const uint64_t hold_seq = has_hold ? ColumnUint(holds->get(), 3) : UINT64_MAX;
-    if (event_seq < hold_seq) {
-      fn(read(events->get()));
-      has_event = NextRow(db, events->get(), path_, &status);
-    } else {
-      fn(read(holds->get()));
-      has_hold = NextRow(db, holds->get(), path_, &status);
+  while (NextRow(db, s, path_, &status)) {
+    const auto* bytes = static_cast<const char*>(sqlite3_column_blob(s, 1));
+    DedupBlockReader reader(
+        std::string_view(bytes == nullptr ? "" : bytes, sqlite3_column_bytes(s, 1)));
+    DedupEntry entry;
+    while (reader.Next(&entry) && entry.seq <= upto_seq) {
+      if (entry.received >= since) fn(entry);
     }
+    if (!reader.status().ok()) return RowError("dedup", ColumnUint(s, 0), reader.status());
   }
   return status;
 }

@@ -149,6 +149,46 @@ int64_t RawCount(const std::string& path, const std::string& table) {
   return n;
 }
 
+// The first column of the first row of `sql`, as an integer.
+int64_t RawInt(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sql;
+  EXPECT_EQ(sqlite3_step(s), SQLITE_ROW) << sql;
+  const int64_t n = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return n;
+}
+
+int64_t SchemaVersion(const std::string& path) {
+  return RawInt(path, "SELECT value FROM meta WHERE key = 'schema_version'");
+}
+
+// Turns a version 2 database into the version 1 it would have been: version 1
+// is version 2 without the `dedup` table.
+void DowngradeToVersion1(const std::string& path) {
+  RawSql(path, "DROP TABLE dedup; UPDATE meta SET value = 1 WHERE key = 'schema_version'");
+}
+
+std::vector<DedupEntry> ScanAll(Store& store, Micros since = 0, uint64_t upto = UINT64_MAX) {
+  std::vector<DedupEntry> out;
+  absl::Status status = store.ScanDedup(since, upto, [&](const DedupEntry& e) { out.push_back(e); });
+  EXPECT_TRUE(status.ok()) << status;
+  return out;
+}
+
+// "seq:id_hash:fingerprint:received" per entry, for comparisons.
+std::vector<std::string> Describe(const std::vector<DedupEntry>& entries) {
+  std::vector<std::string> out;
+  for (const DedupEntry& e : entries) {
+    out.push_back(std::to_string(e.seq) + ":" + std::to_string(e.id_hash) + ":" +
+                  std::to_string(e.fingerprint) + ":" + std::to_string(e.received));
+  }
+  return out;
+}
+
 using Replayed = std::vector<std::pair<uint64_t, LogRecord>>;
 
 // Replay yields only events and ledger records, which have operator==.
@@ -491,6 +531,44 @@ TEST_F(SqliteStoreTest, ScanDedupHonoursBothBounds) {
   EXPECT_EQ(entries.size(), 9u);  // 7 events + 2 holds
 }
 
+TEST_F(SqliteStoreTest, ScanDedupReadsEveryTransactionsBlockInOrder) {
+  auto store = OpenOrDie();
+  // Three transactions of events, one of a registry write only (no block).
+  for (int t = 0; t < 3; ++t) {
+    std::vector<LogRecord> records;
+    for (int i = 0; i < 4; ++i) {
+      EventRecord e = MakeEvent(10 * t + i);
+      e.received = 1000 * (t + 1) + i;
+      records.push_back(e);
+    }
+    ASSERT_TRUE(store->Append(records).ok());  // seqs 5t+1..5t+4, then the subject
+    ASSERT_TRUE(store->Append({SubjectRecord{MakeSubject("u", "free")}}).ok());
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  EXPECT_EQ(RawCount(DbPath(), "dedup"), 3);
+  std::vector<uint64_t> seqs;
+  for (const DedupEntry& e : ScanAll(*store)) seqs.push_back(e.seq);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14}));
+  // The first block is all before `since`; the second is cut inside by `upto`.
+  seqs.clear();
+  for (const DedupEntry& e : ScanAll(*store, 2000, 8)) seqs.push_back(e.seq);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{6, 7, 8}));
+  EXPECT_EQ(ScanAll(*store, 3002).size(), 2u);
+}
+
+TEST_F(SqliteStoreTest, CorruptDedupBlockIsDataLoss) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_TRUE(store->Append({MakeEvent(1), MakeEvent(2)}).ok());
+  }
+  RawSql(DbPath(), "UPDATE dedup SET entries = x'01' || substr(entries, 2, 5)");
+  auto store = OpenOrDie();
+  absl::Status status = store->ScanDedup(0, UINT64_MAX, [](const DedupEntry&) {});
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_NE(status.message().find("dedup row 2: dedup entry 0: bad received time"), std::string::npos)
+      << status;
+}
+
 // --- concurrency ---------------------------------------------------------------------
 
 TEST_F(SqliteStoreTest, ConcurrentAppendsAreEachStoredOnceInOrderAndGroupCommitted) {
@@ -685,6 +763,71 @@ TEST_F(SqliteStoreTest, NewerSchemaIsFailedPrecondition) {
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
   EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos);
   EXPECT_NE(store.status().message().find(DbPath()), std::string::npos);
+}
+
+TEST_F(SqliteStoreTest, NewDatabaseHasTheCurrentSchema) {
+  { auto store = OpenOrDie(); }
+  EXPECT_EQ(SchemaVersion(DbPath()), 2);
+  EXPECT_EQ(RawCount(DbPath(), "dedup"), 0);
+}
+
+// Version 1 had no `dedup` table: ScanDedup read the events and ledger rows.
+TEST_F(SqliteStoreTest, Version1DatabaseIsUpgradedInPlace) {
+  std::vector<std::string> expected;
+  Replayed replayed;
+  {
+    auto store = OpenOrDie();
+    LedgerRecord hold = MakeLedger(LedgerRecord::Kind::kHold);
+    LedgerRecord anonymous = MakeLedger(LedgerRecord::Kind::kHold);  // NULL id and fingerprint
+    anonymous.request.id.clear();
+    anonymous.fingerprint = 0;
+    ASSERT_TRUE(store->Append({MakeEvent(1), hold, MakeEvent(2)}).ok());
+    ASSERT_TRUE(store->Flush().ok());
+    ASSERT_TRUE(store->Append({MakeLedger(LedgerRecord::Kind::kGrant), CheckpointRecord{"cp"},
+                               anonymous, MakeEvent(3)}).ok());
+    ASSERT_TRUE(store->Flush().ok());
+    expected = Describe(ScanAll(*store));
+    replayed = ReplayAll(*store);
+  }
+  ASSERT_EQ(expected.size(), 5u);  // 3 events, 2 holds
+  DowngradeToVersion1(DbPath());
+  {
+    auto store = OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(SchemaVersion(DbPath()), 2);
+    EXPECT_EQ(Describe(ScanAll(*store)), expected);
+    const Replayed after = ReplayAll(*store);
+    ASSERT_EQ(after.size(), replayed.size());
+    for (size_t i = 0; i < after.size(); ++i) {
+      EXPECT_EQ(after[i].first, replayed[i].first);
+      EXPECT_TRUE(SameRecord(after[i].second, replayed[i].second)) << i;
+    }
+    // And it keeps going: a new event's entry follows the upgraded ones.
+    ASSERT_TRUE(store->Append({MakeEvent(4)}).ok());
+    ASSERT_TRUE(store->Flush().ok());
+    const std::vector<DedupEntry> entries = ScanAll(*store);
+    ASSERT_EQ(entries.size(), 6u);
+    EXPECT_EQ(entries.back().id_hash, StableHash("evt-4"));
+  }
+  auto store = OpenOrDie();  // the upgrade ran once
+  EXPECT_EQ(ScanAll(*store).size(), 6u);
+}
+
+TEST_F(SqliteStoreTest, AFailedUpgradeLeavesVersion1Unchanged) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_TRUE(store->Append({MakeEvent(1)}).ok());
+  }
+  DowngradeToVersion1(DbPath());
+  RawSql(DbPath(), "CREATE TABLE dedup(x)");  // makes the upgrade's CREATE TABLE fail
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(Options());
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("cannot upgrade " + DbPath() +
+                                          " from schema version 1 to 2"),
+            std::string::npos)
+      << store.status();
+  EXPECT_EQ(SchemaVersion(DbPath()), 1);
+  EXPECT_EQ(RawCount(DbPath(), "events"), 1);
 }
 
 TEST_F(SqliteStoreTest, AnotherApplicationsDatabaseIsRefused) {
