@@ -116,6 +116,9 @@ int OpenRuntime(const ParsedFlags& flags, bool open_engine, Runtime& rt, bool re
                 std::string(engine.status().message()));
   }
   rt.engine = *std::move(engine);
+  for (const std::string& warning : rt.engine->recovery_warnings()) {
+    std::fprintf(stderr, "tally: warning: %s\n", warning.c_str());
+  }
   return kExitOk;
 }
 

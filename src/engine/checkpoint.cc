@@ -4,8 +4,8 @@
 // Blob format (version 2), all integers as LEB128 varints, signed ones
 // zigzag-encoded, strings as length + bytes, and at the end the 8-byte
 // little-endian StableHash (XXH64) of everything before it:
-//   "TCK2" meters:[name] accounts:[scope id windows:[meter start end used
-//   reserved granted latest_time uniques:[hash]]] reservations:[id subject org
+//   "TCK3" meters:[name] accounts:[scope id windows:[meter start end used
+//   reserved granted latest_time flags uniques:[hash]]] reservations:[id subject org
 //   type expires_at holds:[scope meter start end amount]]
 #include <string>
 #include <string_view>
@@ -17,7 +17,9 @@
 namespace tally {
 namespace {
 
-constexpr std::string_view kMagic = "TCK2";
+constexpr std::string_view kMagic = "TCK3";
+// Window flags (version 3): bit 0 = recalendar.
+constexpr uint64_t kFlagRecalendar = 1;
 constexpr size_t kChecksumBytes = 8;
 
 void AppendChecksum(std::string& blob) {
@@ -25,8 +27,11 @@ void AppendChecksum(std::string& blob) {
   for (int i = 0; i < 8; ++i) blob.push_back(static_cast<char>(h >> (8 * i)));
 }
 
+}  // namespace
+
 // Whether the last 8 bytes are the hash of the rest.
-bool ChecksumMatches(std::string_view blob) {
+bool CheckpointBlobIntact(std::string_view blob) {
+  if (blob.substr(0, 4) == "TCK1") return true;
   if (blob.size() < kChecksumBytes) return false;
   const std::string_view body = blob.substr(0, blob.size() - kChecksumBytes);
   uint64_t stored = 0;
@@ -35,6 +40,8 @@ bool ChecksumMatches(std::string_view blob) {
   }
   return StableHash(body) == stored;
 }
+
+namespace {
 
 class BlobWriter {
  public:
@@ -122,6 +129,7 @@ void WriteWindows(BlobWriter& w, const Account& account) {
     w.S(ws.reserved);
     w.S(ws.granted);
     w.S(ws.latest_time);
+    w.U(ws.recalendar ? kFlagRecalendar : 0);
     w.U(ws.uniques ? ws.uniques->size() : 0);
     if (ws.uniques) {
       for (uint64_t h : *ws.uniques) w.U(h);
@@ -173,10 +181,17 @@ absl::Status Engine::LoadCheckpointBlob(const std::string& blob) {
                                             "); restore the data directory from a backup"));
   };
   // Version 1 (no checksum) was written by development builds only.
-  const bool v1 = blob.compare(0, 4, "TCK1") == 0;
-  if (!v1 && !ChecksumMatches(blob)) return corrupt("checksum mismatch");
-  BlobReader r(v1 ? std::string_view(blob) : std::string_view(blob).substr(0, blob.size() - kChecksumBytes));
-  if (!r.Expect(v1 ? std::string_view("TCK1") : kMagic)) return corrupt("unknown format");
+  // Versions 1 (no checksum) and 2 (no window flags) were written by
+  // development builds; they are still read.
+  const int version = blob.compare(0, 4, "TCK1") == 0   ? 1
+                      : blob.compare(0, 4, "TCK2") == 0 ? 2
+                                                        : 3;
+  if (version > 1 && !CheckpointBlobIntact(blob)) return corrupt("checksum mismatch");
+  BlobReader r(version == 1 ? std::string_view(blob)
+                            : std::string_view(blob).substr(0, blob.size() - kChecksumBytes));
+  if (!r.Expect(version == 3 ? kMagic : std::string_view(blob).substr(0, 4))) {
+    return corrupt("unknown format");
+  }
   std::vector<int> meter_map(r.Count());
   for (int& m : meter_map) m = MeterIndexOf(meters_, r.Str());
   const uint64_t accounts = r.Count();
@@ -202,6 +217,7 @@ absl::Status Engine::LoadCheckpointBlob(const std::string& blob) {
       ws.reserved = r.S();
       ws.granted = r.S();
       ws.latest_time = r.S();
+      if (version >= 3) ws.recalendar = (r.U() & kFlagRecalendar) != 0;
       const uint64_t uniques = r.Count();
       if (uniques > 0) ws.uniques = std::make_unique<absl::flat_hash_set<uint64_t>>();
       for (uint64_t u = 0; u < uniques && r.ok(); ++u) ws.uniques->insert(r.U());

@@ -139,7 +139,12 @@ absl::Status Engine::Recover(const Config& config) {
   absl::StatusOr<std::optional<tally::Checkpoint>> checkpoint = store_->LoadCheckpoint();
   if (!checkpoint.ok()) return checkpoint.status();
   uint64_t after = 0;
-  if (checkpoint->has_value()) {
+  if (checkpoint->has_value() && !CheckpointBlobIntact((*checkpoint)->blob)) {
+    // Nothing of it was applied: the whole log rebuilds the same state.
+    recovery_warnings_.push_back(absl::StrCat(
+        "the checkpoint at seq ", (*checkpoint)->seq,
+        " failed its checksum; recovered by replaying the whole log instead"));
+  } else if (checkpoint->has_value()) {
     after = (*checkpoint)->seq;
     if (absl::Status s = LoadCheckpointBlob((*checkpoint)->blob); !s.ok()) return s;
   }

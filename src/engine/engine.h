@@ -103,6 +103,9 @@ class Engine {
   std::vector<Tier> Tiers() const;
   const std::vector<Meter>& meters() const { return meters_; }
   EngineStats Stats() const;
+  // What recovery had to work around (e.g. a checkpoint that failed its
+  // checksum), for the caller to log. Constant after Open().
+  const std::vector<std::string>& recovery_warnings() const { return recovery_warnings_; }
 
   // --- Administration (durable before returning) ------------------------
   absl::Status PutSubject(Subject subject);
@@ -211,6 +214,7 @@ class Engine {
   const Clock* const clock_;
 
   std::array<std::unique_ptr<Stripe>, kStripes> stripes_;
+  std::vector<std::string> recovery_warnings_;  // written only by Recover()
 
   // Guards the tier maps. Lock order: stripes, then tiers_mu_.
   mutable std::shared_mutex tiers_mu_;

@@ -97,6 +97,10 @@ class Engine::StripeLocks {
   uint64_t held_ = 0;
 };
 
+// Whether a checkpoint blob's checksum matches (version 2 and later; a
+// version 1 blob has none and counts as intact).
+bool CheckpointBlobIntact(std::string_view blob);
+
 // The index of a meter by name, or -1.
 int MeterIndexOf(const std::vector<Meter>& meters, const std::string& name);
 

@@ -216,3 +216,71 @@ TEST(EngineRecoveryTest, DedupSurvivesRestartsOverSqliteAndAnUpgrade) {
 
 }  // namespace
 }  // namespace tally
+
+namespace tally {
+namespace {
+
+// A store whose checkpoint comes back damaged, as from a bad disk sector.
+class CorruptCheckpointStore final : public Store {
+ public:
+  explicit CorruptCheckpointStore(Store* inner) : inner_(inner) {}
+  absl::StatusOr<uint64_t> Append(std::vector<LogRecord> r) override { return inner_->Append(std::move(r)); }
+  absl::Status WaitDurable(uint64_t t) override { return inner_->WaitDurable(t); }
+  absl::Status Flush() override { return inner_->Flush(); }
+  uint64_t LastSeq() const override { return inner_->LastSeq(); }
+  StoreStats Stats() const override { return inner_->Stats(); }
+  absl::StatusOr<Registry> LoadRegistry() override { return inner_->LoadRegistry(); }
+  absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint() override {
+    auto cp = inner_->LoadCheckpoint();
+    if (cp.ok() && cp->has_value()) (*cp)->blob[(*cp)->blob.size() / 2] ^= 0x5a;
+    return cp;
+  }
+  absl::Status Replay(uint64_t after,
+                      const std::function<absl::Status(uint64_t, const LogRecord&)>& fn) override {
+    return inner_->Replay(after, fn);
+  }
+  absl::Status ScanDedup(Micros since, uint64_t upto,
+                         const std::function<void(const DedupEntry&)>& fn) override {
+    return inner_->ScanDedup(since, upto, fn);
+  }
+
+ private:
+  Store* const inner_;
+};
+
+TEST(EngineRecoveryTest, ADamagedCheckpointIsDetectedAndTheWholeLogReplayed) {
+  testing::EngineFixture f(RecoveryConfig());
+  Workload(f, 9, 800);
+  ASSERT_TRUE(f.engine->Checkpoint().ok());
+  Workload(f, 10, 200);
+  std::vector<std::vector<QuotaView>> before;
+  for (int s = 0; s < 5; ++s) before.push_back(Status(*f.engine, "s" + std::to_string(s)));
+  f.engine.reset();
+  CorruptCheckpointStore damaged(&f.store);
+  auto engine = Engine::Open(f.config, &damaged, &f.clock);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  ASSERT_EQ((*engine)->recovery_warnings().size(), 1u);
+  EXPECT_NE((*engine)->recovery_warnings()[0].find("checksum"), std::string::npos);
+  for (int s = 0; s < 5; ++s) ExpectSameViews(before[s], Status(**engine, "s" + std::to_string(s)));
+}
+
+TEST(EngineRecoveryTest, ACalendarChangeNotYetAppliedSurvivesACheckpoint) {
+  testing::EngineFixture f(RecoveryConfig(), testing::At("2026-03-10T12:00:00Z"));
+  ASSERT_TRUE(f.engine->Consume(testing::Ev("a", "s1")).ok());
+  Subject s = *f.engine->GetSubject("s1");
+  s.timezone = "Asia/Tokyo";
+  ASSERT_TRUE(f.engine->PutSubject(s).ok());
+  ASSERT_TRUE(f.engine->Checkpoint().ok());
+  f.Reopen();
+  // The next event lands in the Tokyo calendar's window, as it would have
+  // without the restart.
+  auto d = f.engine->Consume(testing::Ev("b", "s1", {{"chars", 1}}));
+  ASSERT_TRUE(d.ok());
+  const QuotaView* v = testing::Find(d->quotas, "chars");
+  ASSERT_NE(v, nullptr);
+  // Anchor 31 in February is the 28th: 00:00 in Tokyo (UTC+9).
+  EXPECT_EQ(v->period.start, testing::At("2026-02-27T15:00:00Z"));
+}
+
+}  // namespace
+}  // namespace tally
