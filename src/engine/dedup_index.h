@@ -20,11 +20,9 @@ namespace tally {
 
 class DedupIndex {
  public:
-  enum class Kind : uint8_t { kEvent = 0, kReservation = 1 };
   struct Entry {
     uint64_t fingerprint = 0;
     Micros received = 0;
-    Kind kind = Kind::kEvent;
   };
 
   // The entry for `id_hash`, or nullptr.
