@@ -467,7 +467,7 @@ EngineStats Engine::Stats() const {
   s.replays = stat_replays_.load(std::memory_order_relaxed);
   s.events = stat_events_.load(std::memory_order_relaxed);
   for (const auto& stripe : stripes_) {
-    std::lock_guard<std::mutex> lock(stripe->mu);
+    std::lock_guard<SpinThenBlockMutex> lock(stripe->mu);
     s.subjects += stripe->subjects.size();
     s.dedup_entries += stripe->dedup.size();
   }
@@ -613,7 +613,7 @@ absl::Status Engine::PutTier(Tier tier) {
   if (absl::Status s = AppendAndWait(std::move(records)); !s.ok()) return s;
   // Rebind every account: a tier's children may have changed too.
   for (auto& stripe : stripes_) {
-    std::lock_guard<std::mutex> lock(stripe->mu);
+    std::lock_guard<SpinThenBlockMutex> lock(stripe->mu);
     for (auto& [id, e] : stripe->subjects) {
       BindAccount(e->account, e->def.tier, e->def.timezone, e->def.anchor_day, e->def.overrides);
     }
