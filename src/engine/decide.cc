@@ -232,20 +232,10 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
 
   const uint64_t id_hash = StableHash(event.id);
   StripeLocks locks(this);
-  locks.Add(StripeIndex(StableHash(event.subject)));
   if (writes) locks.Add(StripeIndex(id_hash));
   // A commit drops holds on the org the reservation was made under.
   if (!reservation_org.empty()) locks.Add(StripeIndex(StableHash(reservation_org)));
-  SubjectEntry* subject = nullptr;
-  for (int attempt = 0;; ++attempt) {
-    if (attempt == 8) locks.AddAll();
-    locks.Lock();
-    subject = FindSubject(event.subject);
-    if (subject == nullptr || subject->def.org.empty()) break;
-    const int org_stripe = StripeIndex(StableHash(subject->def.org));
-    if (locks.Holds(org_stripe)) break;
-    locks.Add(org_stripe);
-  }
+  SubjectEntry* subject = LockSubjectAndOrg(event.subject, locks);
 
   Decision d;
   if (writes) {

@@ -318,6 +318,24 @@ void Engine::ApplyEffect(const std::string& subject, const std::string& org, con
 
 // --- Accounts ------------------------------------------------------------
 
+SubjectEntry* Engine::LockSubjectAndOrg(const std::string& subject_id, StripeLocks& locks) {
+  const uint64_t subject_hash = StableHash(subject_id);
+  Stripe& stripe = *stripes_[StripeIndex(subject_hash)];
+  locks.Add(StripeIndex(subject_hash));
+  // The org is known only once the subject is read under its stripe's lock;
+  // if its stripe was not taken, take every stripe again in order and re-read.
+  for (int attempt = 0;; ++attempt) {
+    if (attempt == 8) locks.AddAll();
+    locks.Lock();
+    auto it = stripe.subjects.find(subject_id);
+    SubjectEntry* subject = it == stripe.subjects.end() ? nullptr : it->second.get();
+    if (subject == nullptr || subject->def.org.empty()) return subject;
+    const int org_stripe = StripeIndex(StableHash(subject->def.org));
+    if (locks.Holds(org_stripe)) return subject;
+    locks.Add(org_stripe);
+  }
+}
+
 SubjectEntry* Engine::FindSubject(const std::string& id) {
   Stripe& stripe = *stripes_[StripeIndex(StableHash(id))];
   auto it = stripe.subjects.find(id);
@@ -420,18 +438,8 @@ absl::StatusOr<std::vector<QuotaView>> Engine::QuotaStatus(const std::string& su
   const Micros now = clock_->Now();
   if (next_expiry_.load(std::memory_order_acquire) <= now && !failed_.load()) ExpireReservations();
   StripeLocks locks(this);
-  locks.Add(StripeIndex(StableHash(subject_id)));
-  SubjectEntry* subject = nullptr;
-  for (int attempt = 0;; ++attempt) {
-    if (attempt == 8) locks.AddAll();
-    locks.Lock();
-    subject = FindSubject(subject_id);
-    if (subject == nullptr) return absl::NotFoundError(absl::StrCat("subject \"", subject_id, "\" is unknown"));
-    if (subject->def.org.empty()) break;
-    const int org_stripe = StripeIndex(StableHash(subject->def.org));
-    if (locks.Holds(org_stripe)) break;
-    locks.Add(org_stripe);
-  }
+  SubjectEntry* subject = LockSubjectAndOrg(subject_id, locks);
+  if (subject == nullptr) return absl::NotFoundError(absl::StrCat("subject \"", subject_id, "\" is unknown"));
   OrgEntry* org = subject->def.org.empty() ? nullptr : FindOrg(subject->def.org);
   std::vector<QuotaView> views;
   for (size_t m = 0; m < meters_.size(); ++m) {

@@ -174,6 +174,9 @@ class Engine {
 
   // --- Accounts (engine.cc); REQUIRE the owning stripe locked ---
   SubjectEntry* FindSubject(const std::string& id);
+  // Locks the subject's stripe, its org's and whatever `locks` already holds
+  // (in index order), and returns the subject, or nullptr if unknown.
+  SubjectEntry* LockSubjectAndOrg(const std::string& subject_id, StripeLocks& locks);
   OrgEntry* FindOrg(const std::string& id);
   std::unique_ptr<SubjectEntry> NewSubjectEntry(const std::string& id, Micros now);
   SubjectEntry* CreateSubject(const std::string& id, Micros now, std::vector<LogRecord>& records);
