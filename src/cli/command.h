@@ -38,6 +38,8 @@ std::vector<Command> ReservationCommands();  // reservation_commands.cc
 Command StatusCommand();                     // status_command.cc
 std::vector<Command> AdminCommands();  // admin_commands.cc: subject put, org put, checkpoint
 Command VerifyCommand();               // verify_command.cc
+Command ServeCommand();                // serve_command.cc
+std::vector<Command> KeysCommands();   // keys_command.cc: keys create, list, revoke
 
 // Prints "tally: <message>" to stderr and returns kExitError.
 int Fail(const std::string& message);

@@ -18,6 +18,8 @@ std::vector<Command> AllCommands() {
   all.push_back(StatusCommand());
   for (Command& c : AdminCommands()) all.push_back(std::move(c));
   all.push_back(VerifyCommand());
+  all.push_back(ServeCommand());
+  for (Command& c : KeysCommands()) all.push_back(std::move(c));
   return all;
 }
 

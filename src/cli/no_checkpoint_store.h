@@ -11,6 +11,9 @@
 #ifndef TALLY_CLI_NO_CHECKPOINT_STORE_H_
 #define TALLY_CLI_NO_CHECKPOINT_STORE_H_
 
+#include <functional>
+#include <utility>
+
 #include "store/store.h"
 
 namespace tally::cli {
@@ -22,9 +25,19 @@ class NoCheckpointStore final : public Store {
 
   absl::StatusOr<uint64_t> Append(std::vector<LogRecord> records) override;
   absl::Status WaitDurable(uint64_t ticket) override { return base_->WaitDurable(ticket); }
+  void WhenDurable(uint64_t ticket, std::function<void(const absl::Status&)> done) override {
+    base_->WhenDurable(ticket, std::move(done));
+  }
   absl::Status Flush() override { return base_->Flush(); }
   uint64_t LastSeq() const override { return base_->LastSeq(); }
   StoreStats Stats() const override { return base_->Stats(); }
+
+  absl::StatusOr<std::vector<AuditEntry>> ReadAudit(const AuditQuery& query) override {
+    return base_->ReadAudit(query);
+  }
+  absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery& query) override {
+    return base_->ReadLedger(query);
+  }
 
   absl::StatusOr<Registry> LoadRegistry() override { return base_->LoadRegistry(); }
   // Always "no checkpoint".

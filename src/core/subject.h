@@ -47,6 +47,22 @@ struct Org {
   friend bool operator==(const Org&, const Org&) = default;
 };
 
+// A partial change to a subject (PUT /api/admin/users/{id}, quota updates):
+// what is set replaces the stored value; what is unset is kept.
+struct SubjectPatch {
+  std::string id;
+  std::optional<std::string> tier;
+  std::optional<std::string> org;  // "" removes the org
+  std::optional<std::string> email;
+  std::optional<std::string> timezone;
+  std::optional<int> anchor_day;
+  std::optional<Overrides> overrides;  // replaces every override
+  Overrides set_overrides;             // merged in, meter by meter
+  std::optional<std::string> stripe_customer_id;
+  std::optional<NotifyPrefs> notify;
+  bool create = true;  // false: an unknown id is NotFound
+};
+
 }  // namespace tally
 
 #endif  // TALLY_CORE_SUBJECT_H_

@@ -200,7 +200,8 @@ void Engine::AddViews(const Prepared& prepared, Micros now, Decision& d) const {
 }
 
 absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
-                                        const std::string& reservation_id) {
+                                        const std::string& reservation_id,
+                                        DeferredWrite* deferred) {
   const Micros now = clock_->Now();
   const bool writes = mode != Mode::kCheck;
   if (writes && failed_.load(std::memory_order_acquire)) {
@@ -245,7 +246,7 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
         return absl::AlreadyExistsError(absl::StrCat(
             "id: event \"", event.id, "\" was already recorded with a different body"));
       }
-      return ReplayAnswer(event, mode, subject, now, locks);
+      return ReplayAnswer(event, mode, subject, now, locks, deferred);
     }
   }
 
@@ -355,7 +356,8 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
   stripes_[StripeIndex(id_hash)]->dedup.Insert(id_hash, DedupIndex::Entry{fingerprint, now});
   stripes_[StripeIndex(id_hash)]->dedup.Evict(now - options_.dedup_window,
                                               dedup_max_per_stripe_);
-  if (absl::Status s = AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/false);
+  if (absl::Status s =
+          AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/false, deferred);
       !s.ok()) {
     return s;
   }
@@ -365,7 +367,7 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
 
 absl::StatusOr<Decision> Engine::ReplayAnswer(const Event& event, Mode mode,
                                               SubjectEntry* subject, Micros now,
-                                              StripeLocks& locks) {
+                                              StripeLocks& locks, DeferredWrite* deferred) {
   Decision d;
   d.allowed = true;
   d.replayed = true;
@@ -390,13 +392,12 @@ absl::StatusOr<Decision> Engine::ReplayAnswer(const Event& event, Mode mode,
   }
   locks.Unlock();
   // The first answer may still be waiting for its fsync: answer after it.
-  if (strict_) {
-    if (absl::Status s = store_->Flush(); !s.ok()) return s;
-  }
+  if (absl::Status s = AwaitDurable(store_->LastSeq(), deferred); !s.ok()) return s;
   return d;
 }
 
-absl::StatusOr<std::vector<Decision>> Engine::TrackBatch(std::vector<Event> events) {
+absl::StatusOr<std::vector<Decision>> Engine::TrackBatch(std::vector<Event> events,
+                                                         DeferredWrite* deferred) {
   const Micros now = clock_->Now();
   if (failed_.load(std::memory_order_acquire)) {
     return absl::UnavailableError("storage failed earlier; tally accepts no writes until restarted");
@@ -475,14 +476,13 @@ absl::StatusOr<std::vector<Decision>> Engine::TrackBatch(std::vector<Event> even
   const uint64_t accepted = static_cast<uint64_t>(std::count(skip.begin(), skip.end(), false));
   stat_events_.fetch_add(accepted, std::memory_order_relaxed);
   stat_decisions_.fetch_add(events.size(), std::memory_order_relaxed);
-  if (records.empty()) {
+  if (records.empty()) {  // every event a replay: answer once the first answers are durable
     locks.Unlock();
-    if (strict_) {
-      if (absl::Status s = store_->Flush(); !s.ok()) return s;
-    }
+    if (absl::Status s = AwaitDurable(store_->LastSeq(), deferred); !s.ok()) return s;
     return decisions;
   }
-  if (absl::Status s = AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/false);
+  if (absl::Status s =
+          AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/false, deferred);
       !s.ok()) {
     return s;
   }
@@ -585,20 +585,21 @@ absl::StatusOr<std::optional<Decision>> Engine::PrepareCommit(const std::string&
   return std::optional<Decision>();
 }
 
-absl::StatusOr<Decision> Engine::Track(Event event) {
-  return Decide(std::move(event), Mode::kTrack, 0, std::string());
+absl::StatusOr<Decision> Engine::Track(Event event, DeferredWrite* deferred) {
+  return Decide(std::move(event), Mode::kTrack, 0, std::string(), deferred);
 }
 absl::StatusOr<Decision> Engine::Check(const Event& event) {
-  return Decide(event, Mode::kCheck, 0, std::string());
+  return Decide(event, Mode::kCheck, 0, std::string(), nullptr);
 }
-absl::StatusOr<Decision> Engine::Consume(Event event) {
-  return Decide(std::move(event), Mode::kConsume, 0, std::string());
+absl::StatusOr<Decision> Engine::Consume(Event event, DeferredWrite* deferred) {
+  return Decide(std::move(event), Mode::kConsume, 0, std::string(), deferred);
 }
-absl::StatusOr<Decision> Engine::Reserve(Event request, Micros ttl) {
-  return Decide(std::move(request), Mode::kReserve, ttl, std::string());
+absl::StatusOr<Decision> Engine::Reserve(Event request, Micros ttl, DeferredWrite* deferred) {
+  return Decide(std::move(request), Mode::kReserve, ttl, std::string(), deferred);
 }
-absl::StatusOr<Decision> Engine::Commit(const std::string& reservation_id, Event actual) {
-  return Decide(std::move(actual), Mode::kCommit, 0, reservation_id);
+absl::StatusOr<Decision> Engine::Commit(const std::string& reservation_id, Event actual,
+                                        DeferredWrite* deferred) {
+  return Decide(std::move(actual), Mode::kCommit, 0, reservation_id, deferred);
 }
 
 }  // namespace tally

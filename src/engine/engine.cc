@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/engine_internal.h"
@@ -122,6 +123,10 @@ absl::Status Engine::Recover(const Config& config) {
     BindAccount(entry->account, org.tier, org.timezone, org.anchor_day, org.overrides);
     stripes_[StripeIndex(StableHash(org.id))]->orgs[org.id] = std::move(entry);
   };
+  {
+    std::lock_guard<std::mutex> lock(keys_mu_);
+    for (const ApiKey& k : registry->keys) api_keys_[k.id] = k;
+  }
   for (const Org& o : config.orgs) put_org(o);
   for (const Org& o : registry->orgs) put_org(o);
   auto put_subject = [this](const Subject& subject) {
@@ -460,6 +465,39 @@ absl::StatusOr<Subject> Engine::GetSubject(const std::string& id) {
   return subject->def;
 }
 
+std::vector<Subject> Engine::ListSubjects(const std::string& prefix, const std::string& after,
+                                          size_t limit) {
+  std::vector<Subject> out;
+  for (auto& stripe : stripes_) {
+    std::lock_guard<SpinThenBlockMutex> lock(stripe->mu);
+    for (const auto& [id, e] : stripe->subjects) {
+      if (id > after && absl::StartsWith(id, prefix)) out.push_back(e->def);
+    }
+  }
+  const size_t n = std::min(limit, out.size());
+  std::partial_sort(out.begin(), out.begin() + n, out.end(),
+                    [](const Subject& a, const Subject& b) { return a.id < b.id; });
+  out.resize(n);
+  return out;
+}
+
+absl::StatusOr<Org> Engine::GetOrg(const std::string& id) {
+  StripeLocks locks(this);
+  locks.Add(StripeIndex(StableHash(id)));
+  locks.Lock();
+  OrgEntry* org = FindOrg(id);
+  if (org == nullptr) return absl::NotFoundError(absl::StrCat("org \"", id, "\" is unknown"));
+  return org->def;
+}
+
+std::vector<Tier> Engine::TierDefinitions() const {
+  std::shared_lock<std::shared_mutex> lock(tiers_mu_);
+  std::vector<Tier> out;
+  for (const auto& [name, tier] : tier_defs_) out.push_back(tier);
+  std::sort(out.begin(), out.end(), [](const Tier& a, const Tier& b) { return a.name < b.name; });
+  return out;
+}
+
 std::vector<Tier> Engine::Tiers() const {
   std::shared_lock<std::shared_mutex> lock(tiers_mu_);
   std::vector<Tier> out;
@@ -486,223 +524,6 @@ EngineStats Engine::Stats() const {
   return s;
 }
 
-// --- Administration --------------------------------------------------------
-
-absl::Status Engine::ValidateSubject(const Subject& subject) const {
-  if (subject.id.empty() || subject.id.size() > kMaxNameLength) {
-    return absl::InvalidArgumentError("id: must be 1 to 128 characters");
-  }
-  {
-    std::shared_lock<std::shared_mutex> lock(tiers_mu_);
-    if (!tiers_.contains(subject.tier)) {
-      return absl::InvalidArgumentError(absl::StrCat("tier: \"", subject.tier, "\" is not a defined tier"));
-    }
-  }
-  if (!LoadZone(subject.timezone)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("timezone: \"", subject.timezone, "\" is not an IANA time zone"));
-  }
-  if (subject.anchor_day < 1 || subject.anchor_day > 31) {
-    return absl::InvalidArgumentError("anchor_day: must be between 1 and 31");
-  }
-  for (const auto& [meter, limit] : subject.overrides) {
-    if (MeterIndexOf(meters_, meter) < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("overrides.", meter, ": no such meter"));
-    }
-    if (limit && *limit < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("overrides.", meter, ": must be non-negative"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Engine::AppendAndWait(std::vector<LogRecord> records) {
-  absl::StatusOr<uint64_t> ticket = AppendLocked(std::move(records));
-  if (!ticket.ok()) return ticket.status();
-  absl::Status s = store_->WaitDurable(*ticket);
-  if (!s.ok()) failed_.store(true, std::memory_order_release);
-  return s;
-}
-
-absl::Status Engine::PutSubject(Subject subject) {
-  if (failed_.load()) return absl::UnavailableError("storage failed earlier; tally accepts no writes");
-  if (absl::Status s = ValidateSubject(subject); !s.ok()) return s;
-  const Micros now = clock_->Now();
-  StripeLocks locks(this);
-  locks.Add(StripeIndex(StableHash(subject.id)));
-  if (!subject.org.empty()) locks.Add(StripeIndex(StableHash(subject.org)));
-  locks.Lock();
-  if (!subject.org.empty() && FindOrg(subject.org) == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("org: \"", subject.org, "\" is not a defined org"));
-  }
-  SubjectEntry* entry = FindSubject(subject.id);
-  if (entry == nullptr) {
-    auto fresh = std::make_unique<SubjectEntry>();
-    fresh->account.scope = Scope::kSubject;
-    fresh->account.id = subject.id;
-    entry = fresh.get();
-    stripes_[StripeIndex(StableHash(subject.id))]->subjects[subject.id] = std::move(fresh);
-    if (subject.created == 0) subject.created = now;
-  } else {
-    subject.created = entry->def.created;
-  }
-  entry->def = subject;
-  BindAccount(entry->account, subject.tier, subject.timezone, subject.anchor_day, subject.overrides);
-  std::vector<LogRecord> records;
-  records.emplace_back(SubjectRecord{std::move(subject)});
-  return AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/true);
-}
-
-absl::Status Engine::PutOrg(Org org) {
-  if (failed_.load()) return absl::UnavailableError("storage failed earlier; tally accepts no writes");
-  if (org.id.empty() || org.id.size() > kMaxNameLength) {
-    return absl::InvalidArgumentError("id: must be 1 to 128 characters");
-  }
-  Subject probe;
-  probe.id = org.id;
-  probe.tier = org.tier;
-  probe.timezone = org.timezone;
-  probe.anchor_day = org.anchor_day;
-  probe.overrides = org.overrides;
-  if (absl::Status s = ValidateSubject(probe); !s.ok()) return s;
-  StripeLocks locks(this);
-  locks.Add(StripeIndex(StableHash(org.id)));
-  locks.Lock();
-  OrgEntry* entry = FindOrg(org.id);
-  if (entry == nullptr) {
-    auto fresh = std::make_unique<OrgEntry>();
-    fresh->account.scope = Scope::kOrg;
-    fresh->account.id = org.id;
-    entry = fresh.get();
-    stripes_[StripeIndex(StableHash(org.id))]->orgs[org.id] = std::move(fresh);
-  }
-  entry->def = org;
-  BindAccount(entry->account, org.tier, org.timezone, org.anchor_day, org.overrides);
-  std::vector<LogRecord> records;
-  records.emplace_back(OrgRecord{std::move(org)});
-  return AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/true);
-}
-
-absl::Status Engine::PutTier(Tier tier) {
-  if (failed_.load()) return absl::UnavailableError("storage failed earlier; tally accepts no writes");
-  for (const Quota& q : tier.quotas) {
-    if (MeterIndexOf(meters_, q.meter) < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("quotas.", q.meter, ": no such meter"));
-    }
-    if (q.limit && *q.limit < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("quotas.", q.meter, ".limit: must be non-negative"));
-    }
-  }
-  for (const RateLimit& r : tier.rate_limits) {
-    if (MeterIndexOf(meters_, r.meter) < 0 || r.rate <= 0 || r.per <= 0 || r.burst < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("rate_limits.", r.meter,
-                                                     ": needs a known meter, rate > 0, per > 0"));
-    }
-  }
-  {
-    std::unique_lock<std::shared_mutex> lock(tiers_mu_);
-    std::vector<Tier> defs;
-    for (const auto& [name, t] : tier_defs_) {
-      if (name != tier.name) defs.push_back(t);
-    }
-    defs.push_back(tier);
-    auto saved_defs = tier_defs_;
-    auto saved_tiers = tiers_;
-    auto saved_plans = plans_;
-    if (absl::Status s = ReplaceTiers(std::move(defs)); !s.ok()) {
-      tier_defs_ = std::move(saved_defs);
-      tiers_ = std::move(saved_tiers);
-      plans_ = std::move(saved_plans);
-      return absl::InvalidArgumentError(s.message());
-    }
-  }
-  std::vector<LogRecord> records;
-  records.emplace_back(TierRecord{std::move(tier)});
-  if (absl::Status s = AppendAndWait(std::move(records)); !s.ok()) return s;
-  // Rebind every account: a tier's children may have changed too.
-  for (auto& stripe : stripes_) {
-    std::lock_guard<SpinThenBlockMutex> lock(stripe->mu);
-    for (auto& [id, e] : stripe->subjects) {
-      BindAccount(e->account, e->def.tier, e->def.timezone, e->def.anchor_day, e->def.overrides);
-    }
-    for (auto& [id, e] : stripe->orgs) {
-      BindAccount(e->account, e->def.tier, e->def.timezone, e->def.anchor_day, e->def.overrides);
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Engine::SetLimit(const std::string& subject_id, const std::string& meter,
-                              std::optional<int64_t> limit) {
-  absl::StatusOr<Subject> subject = GetSubject(subject_id);
-  if (!subject.ok()) return subject.status();
-  subject->overrides[meter] = limit;
-  return PutSubject(*std::move(subject));
-}
-
-absl::Status Engine::ResetWindow(const std::string& subject_id, const std::string& meter,
-                                 const Actor& actor) {
-  return AdjustWindow(subject_id, meter, LedgerRecord::Kind::kReset, 0, actor);
-}
-
-absl::Status Engine::Grant(const std::string& subject_id, const std::string& meter, int64_t amount,
-                           const Actor& actor) {
-  if (amount <= 0) return absl::InvalidArgumentError("amount: must be a positive integer");
-  if (meter.empty()) return absl::InvalidArgumentError("meter: is required");
-  return AdjustWindow(subject_id, meter, LedgerRecord::Kind::kGrant, amount, actor);
-}
-
-absl::Status Engine::AdjustWindow(const std::string& subject_id, const std::string& meter,
-                                  LedgerRecord::Kind kind, int64_t amount, const Actor& actor) {
-  if (failed_.load()) return absl::UnavailableError("storage failed earlier; tally accepts no writes");
-  const int only = meter.empty() ? -1 : MeterIndexOf(meters_, meter);
-  if (!meter.empty() && only < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("quota_type: \"", meter, "\" is not a meter"));
-  }
-  const Micros now = clock_->Now();
-  StripeLocks locks(this);
-  locks.Add(StripeIndex(StableHash(subject_id)));
-  locks.Lock();
-  SubjectEntry* subject = FindSubject(subject_id);
-  if (subject == nullptr) return absl::NotFoundError(absl::StrCat("subject \"", subject_id, "\" is unknown"));
-  std::vector<LogRecord> records;
-  LedgerRecord rec;
-  rec.kind = kind;
-  rec.time = now;
-  rec.subject = subject_id;
-  rec.org = subject->def.org;
-  rec.actor = actor.name;
-  rec.reason = actor.reason;
-  absl::Status refused;
-  for (size_t m = 0; m < meters_.size(); ++m) {
-    if (only >= 0 && static_cast<int>(m) != only) continue;
-    // Roll the window to now first (recording any rollover).
-    Touch touch;
-    PrepareTouch(subject->account, Scope::kSubject, static_cast<int>(m), 0, now, touch);
-    CommitRoll(touch, now, subject_id, rec.org, records);
-    WindowState& w = subject->account.windows[m];
-    const int64_t delta = kind == LedgerRecord::Kind::kReset ? -w.used : amount;
-    if (delta == 0) continue;
-    if (kind == LedgerRecord::Kind::kReset) {
-      w.used = 0;
-      if (w.uniques) w.uniques->clear();
-    } else if (int64_t granted; __builtin_add_overflow(w.granted, delta, &granted)) {
-      // Refused; any rollover recorded above is still appended below.
-      refused = absl::InvalidArgumentError(
-          absl::StrCat("amount: the ", meters_[m].name, " credit of ", subject_id,
-                       " would overflow a 64-bit integer"));
-      continue;
-    } else {
-      w.granted = granted;
-    }
-    rec.effects.push_back(Effect{Scope::kSubject, meters_[m].name, w.window.start, w.window.end, delta, 0});
-  }
-  if (!rec.effects.empty()) records.emplace_back(std::move(rec));
-  if (records.empty()) return refused;
-  absl::Status appended = AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/true);
-  return appended.ok() ? refused : appended;
-}
-
 // --- Store -----------------------------------------------------------------
 
 absl::StatusOr<uint64_t> Engine::AppendLocked(std::vector<LogRecord> records) {
@@ -717,11 +538,11 @@ absl::StatusOr<uint64_t> Engine::AppendLocked(std::vector<LogRecord> records) {
 }
 
 absl::Status Engine::AppendUnlockAndWait(std::vector<LogRecord> records, StripeLocks& locks,
-                                         bool always_wait) {
+                                         bool always_wait, DeferredWrite* deferred) {
   absl::StatusOr<uint64_t> ticket = AppendLocked(std::move(records));
   locks.Unlock();
   if (!ticket.ok()) return ticket.status();
-  if (!always_wait) return AwaitDurable(*ticket);
+  if (!always_wait) return AwaitDurable(*ticket, deferred);
   absl::Status s = store_->WaitDurable(*ticket);
   if (!s.ok()) {
     failed_.store(true, std::memory_order_release);
@@ -730,14 +551,34 @@ absl::Status Engine::AppendUnlockAndWait(std::vector<LogRecord> records, StripeL
   return absl::OkStatus();
 }
 
-absl::Status Engine::AwaitDurable(uint64_t ticket) {
+absl::Status Engine::AwaitDurable(uint64_t ticket, DeferredWrite* deferred) {
   if (!strict_) return absl::OkStatus();
+  if (deferred != nullptr) {
+    deferred->ticket = std::max(deferred->ticket, ticket);
+    return absl::OkStatus();
+  }
   absl::Status s = store_->WaitDurable(ticket);
   if (!s.ok()) {
     failed_.store(true, std::memory_order_release);
     return absl::UnavailableError(absl::StrCat("storage: ", s.message()));
   }
   return absl::OkStatus();
+}
+
+void Engine::WhenDurable(const DeferredWrite& write,
+                         std::function<void(const absl::Status&)> done) {
+  if (!strict_ || write.ticket == 0) {
+    done(absl::OkStatus());
+    return;
+  }
+  store_->WhenDurable(write.ticket, [this, done = std::move(done)](const absl::Status& s) {
+    if (s.ok()) {
+      done(s);
+      return;
+    }
+    failed_.store(true, std::memory_order_release);
+    done(absl::UnavailableError(absl::StrCat("storage: ", s.message())));
+  });
 }
 
 }  // namespace tally

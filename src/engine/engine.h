@@ -30,6 +30,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -43,6 +44,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/clock.h"
+#include "core/api_key.h"
 #include "core/config.h"
 #include "core/event.h"
 #include "engine/account.h"
@@ -52,10 +54,20 @@
 
 namespace tally {
 
-// Who made an administrative change, and why (kept in the ledger).
+// Who made an administrative change, from where, and why: kept in the ledger
+// entry and in the audit record written with the change.
 struct Actor {
   std::string name;
   std::string reason;
+  std::string address;  // the client's network address, if any
+};
+
+// A write whose durability the caller awaits without blocking a thread (the
+// HTTP server). Pass one to a write method; when the method returns OK, call
+// Engine::WhenDurable() with it and answer the client only from its callback.
+// Without one (nullptr), write methods block until durable themselves.
+struct DeferredWrite {
+  uint64_t ticket = 0;  // 0: nothing to wait for
 };
 
 // Engine-wide counters for logs and /metrics.
@@ -82,17 +94,24 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // --- The hot path ---------------------------------------------------
-  absl::StatusOr<Decision> Track(Event event);
+  // Every write takes an optional DeferredWrite (see above).
+  absl::StatusOr<Decision> Track(Event event, DeferredWrite* deferred = nullptr);
   // A batch is all or nothing: every event is accepted, or none is.
-  absl::StatusOr<std::vector<Decision>> TrackBatch(std::vector<Event> events);
+  absl::StatusOr<std::vector<Decision>> TrackBatch(std::vector<Event> events,
+                                                   DeferredWrite* deferred = nullptr);
   absl::StatusOr<Decision> Check(const Event& event);
-  absl::StatusOr<Decision> Consume(Event event);
+  absl::StatusOr<Decision> Consume(Event event, DeferredWrite* deferred = nullptr);
   // `ttl` 0 means the configured default.
-  absl::StatusOr<Decision> Reserve(Event request, Micros ttl);
+  absl::StatusOr<Decision> Reserve(Event request, Micros ttl, DeferredWrite* deferred = nullptr);
   // Settles a reservation with the actual event (its id defaults to the
   // reservation id); the actual amount is counted even past the hold.
-  absl::StatusOr<Decision> Commit(const std::string& reservation_id, Event actual);
-  absl::Status Release(const std::string& reservation_id);
+  absl::StatusOr<Decision> Commit(const std::string& reservation_id, Event actual,
+                                  DeferredWrite* deferred = nullptr);
+  absl::Status Release(const std::string& reservation_id, DeferredWrite* deferred = nullptr);
+  // Calls `done` once the deferred write is durable (at once when there is
+  // nothing to wait for, or under relaxed durability), with Unavailable if the
+  // store failed. `done` may run on the store's writer thread: keep it short.
+  void WhenDurable(const DeferredWrite& write, std::function<void(const absl::Status&)> done);
   // Drops holds past their TTL; returns how many. Also done lazily.
   int ExpireReservations();
 
@@ -100,6 +119,13 @@ class Engine {
   // Every quota of a subject (and its org) as of now.
   absl::StatusOr<std::vector<QuotaView>> QuotaStatus(const std::string& subject_id);
   absl::StatusOr<Subject> GetSubject(const std::string& id);
+  // Subjects in id order: those with `prefix`, after `after`, at most `limit`.
+  std::vector<Subject> ListSubjects(const std::string& prefix, const std::string& after,
+                                    size_t limit);
+  absl::StatusOr<Org> GetOrg(const std::string& id);
+  // Tier definitions as given (with `inherits`), by name.
+  std::vector<Tier> TierDefinitions() const;
+  std::vector<ApiKey> ApiKeys() const;
   std::vector<Tier> Tiers() const;
   const std::vector<Meter>& meters() const { return meters_; }
   EngineStats Stats() const;
@@ -108,12 +134,21 @@ class Engine {
   const std::vector<std::string>& recovery_warnings() const { return recovery_warnings_; }
 
   // --- Administration (durable before returning) ------------------------
-  absl::Status PutSubject(Subject subject);
-  absl::Status PutOrg(Org org);
-  absl::Status PutTier(Tier tier);
+  // Each change is written with an audit record (actor, address, before,
+  // after, reason) in the same transaction: both or neither.
+  absl::Status PutSubject(Subject subject, const Actor& actor = {});
+  absl::Status PutOrg(Org org, const Actor& actor = {});
+  absl::Status PutTier(Tier tier, const Actor& actor = {});
+  // Applies every patch or none (one transaction); returns the subjects as
+  // they are after. `action` names the change in the audit trail.
+  absl::StatusOr<std::vector<Subject>> UpdateSubjects(std::vector<SubjectPatch> patches,
+                                                      const Actor& actor,
+                                                      const std::string& action);
   // Sets (or with nullopt, makes unlimited) one subject's limit for a meter.
   absl::Status SetLimit(const std::string& subject_id, const std::string& meter,
-                        std::optional<int64_t> limit);
+                        std::optional<int64_t> limit, const Actor& actor = {});
+  // Adds or replaces (by id) an API key; `action` is "key.create" or "key.revoke".
+  absl::Status PutApiKey(const ApiKey& key, const Actor& actor, const std::string& action);
   // Resets the current window of one meter (or all, with an empty meter)
   // through a ledger entry.
   absl::Status ResetWindow(const std::string& subject_id, const std::string& meter,
@@ -147,9 +182,9 @@ class Engine {
   // The one path of every single-event write: validate, lock, dedup, evaluate,
   // apply, append, wait.
   absl::StatusOr<Decision> Decide(Event event, Mode mode, Micros ttl,
-                                  const std::string& reservation_id);
+                                  const std::string& reservation_id, DeferredWrite* deferred);
   absl::StatusOr<Decision> ReplayAnswer(const Event& event, Mode mode, SubjectEntry* subject,
-                                        Micros now, StripeLocks& locks);
+                                        Micros now, StripeLocks& locks, DeferredWrite* deferred);
   absl::Status ValidateTime(const Event& e, Micros now) const;
   void PrepareTouch(Account& account, Scope scope, int meter, uint64_t input, Micros t,
                     Touch& touch) const;
@@ -189,16 +224,21 @@ class Engine {
 
   // --- Reservations (reservations.cc); REQUIRE reservations_mu_ and the stripes ---
   void DropHold(const Reservation& r);
-  absl::Status CloseReservation(const std::string& id, LedgerRecord::Kind kind, Micros now);
+  absl::Status CloseReservation(const std::string& id, LedgerRecord::Kind kind, Micros now,
+                                DeferredWrite* deferred);
 
   // --- Store ---
   absl::StatusOr<uint64_t> AppendLocked(std::vector<LogRecord> records);
-  absl::Status AwaitDurable(uint64_t ticket);
+  // Waits for `ticket` under strict durability, or hands it to `deferred`.
+  absl::Status AwaitDurable(uint64_t ticket, DeferredWrite* deferred = nullptr);
   absl::Status AppendAndWait(std::vector<LogRecord> records);
   // Appends (still under `locks`), unlocks, and waits for durability: always
   // for administrative writes, only under strict durability otherwise.
   absl::Status AppendUnlockAndWait(std::vector<LogRecord> records, StripeLocks& locks,
-                                   bool always_wait);
+                                   bool always_wait, DeferredWrite* deferred = nullptr);
+  // The audit record of an admin change.
+  AuditRecord Audit(const Actor& actor, const std::string& action, std::string target,
+                    std::string before, std::string after, Micros now) const;
   void MaybeCheckpoint();
   absl::Status WriteCheckpoint();  // REQUIRES checkpoint_mu_
   absl::Status ReplaceTiers(std::vector<Tier> defs);  // REQUIRES tiers_mu_ held exclusively
@@ -235,6 +275,10 @@ class Engine {
   // Serialises checkpoints.
   std::mutex checkpoint_mu_;
   std::atomic<uint64_t> records_since_checkpoint_{0};
+
+  // Guards api_keys_ (keys are few; the server keeps its own lookup table).
+  mutable std::mutex keys_mu_;
+  absl::flat_hash_map<std::string, ApiKey> api_keys_ ABSL_GUARDED_BY(keys_mu_);
 
   // Set once a store write fails; every later write fails with it.
   std::atomic<bool> failed_{false};

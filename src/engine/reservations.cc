@@ -35,7 +35,8 @@ void Engine::DropHold(const Reservation& r) {
   }
 }
 
-absl::Status Engine::CloseReservation(const std::string& id, LedgerRecord::Kind kind, Micros now) {
+absl::Status Engine::CloseReservation(const std::string& id, LedgerRecord::Kind kind, Micros now,
+                                      DeferredWrite* deferred) {
   std::string subject, org;
   {
     std::lock_guard<std::mutex> lock(reservations_mu_);
@@ -77,14 +78,14 @@ absl::Status Engine::CloseReservation(const std::string& id, LedgerRecord::Kind 
   rec.effects = r.holds;
   std::vector<LogRecord> records;
   records.emplace_back(std::move(rec));
-  return AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/false);
+  return AppendUnlockAndWait(std::move(records), locks, /*always_wait=*/false, deferred);
 }
 
-absl::Status Engine::Release(const std::string& reservation_id) {
+absl::Status Engine::Release(const std::string& reservation_id, DeferredWrite* deferred) {
   if (failed_.load(std::memory_order_acquire)) {
     return absl::UnavailableError("storage failed earlier; tally accepts no writes until restarted");
   }
-  return CloseReservation(reservation_id, LedgerRecord::Kind::kRelease, clock_->Now());
+  return CloseReservation(reservation_id, LedgerRecord::Kind::kRelease, clock_->Now(), deferred);
 }
 
 int Engine::ExpireReservations() {
@@ -111,7 +112,7 @@ int Engine::ExpireReservations() {
   }
   int expired = 0;
   for (const std::string& id : due) {
-    if (CloseReservation(id, LedgerRecord::Kind::kExpire, now).ok()) ++expired;
+    if (CloseReservation(id, LedgerRecord::Kind::kExpire, now, nullptr).ok()) ++expired;
   }
   if (!due.empty()) {
     // Recompute from what is still open (new holds may have arrived meanwhile).

@@ -974,6 +974,46 @@ absl::StatusOr<Tier> DecodeTier(std::string_view text) {
   return tier;
 }
 
+// --- API key -------------------------------------------------------------------
+
+std::string EncodeApiKey(const ApiKey& key) {
+  std::string out;
+  {
+    ObjectWriter w(&out);
+    w.String("id", key.id);
+    w.String("name", key.name);
+    w.String("role", RoleName(key.role));
+    w.String("hash", key.hash);
+    w.String("prefix", key.prefix);
+    w.Int("created", key.created);
+    w.Int("revoked", key.revoked);
+    w.Int("write_rate_per_s", key.write_rate_per_s);
+  }
+  return out;
+}
+
+absl::StatusOr<ApiKey> DecodeApiKey(std::string_view text) {
+  absl::StatusOr<Json> json = ParseJson(text, "API key definition");
+  if (!json.ok()) return json.status();
+  const ObjectReader r(*json, "API key definition");
+  ApiKey key;
+  TALLY_CODEC_RETURN_IF_ERROR(r.String("id", &key.id));
+  TALLY_CODEC_RETURN_IF_ERROR(r.String("name", &key.name));
+  std::string role(RoleName(key.role));
+  TALLY_CODEC_RETURN_IF_ERROR(r.String("role", &role));
+  const std::optional<Role> parsed = ParseRole(role);
+  if (!parsed.has_value()) {
+    return absl::DataLossError(r.what() + ": unknown role " + Excerpt(role));
+  }
+  key.role = *parsed;
+  TALLY_CODEC_RETURN_IF_ERROR(r.String("hash", &key.hash));
+  TALLY_CODEC_RETURN_IF_ERROR(r.String("prefix", &key.prefix));
+  TALLY_CODEC_RETURN_IF_ERROR(r.Int("created", &key.created));
+  TALLY_CODEC_RETURN_IF_ERROR(r.Int("revoked", &key.revoked));
+  TALLY_CODEC_RETURN_IF_ERROR(r.Int("write_rate_per_s", &key.write_rate_per_s));
+  return key;
+}
+
 // --- dedup blocks -----------------------------------------------------------
 
 namespace {

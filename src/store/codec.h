@@ -4,7 +4,7 @@
 //
 //   data      "chars=523,tokens=10"                      (Event::data, in order)
 //   effects   "s|chars|<start>|<end>|<amount>[|<hash>];o|..."
-//   event context, subject, org, tier definitions: a small JSON object
+//   event context, subject, org, tier, API key definitions: a small JSON object
 //   dedup blocks (binary): the dedup entries of one transaction, packed
 //
 // Names in data and effects are written as-is when they are made of
@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/api_key.h"
 #include "core/event.h"
 #include "core/subject.h"
 #include "core/tier.h"
@@ -67,6 +68,11 @@ absl::StatusOr<Org> DecodeOrg(std::string_view text);
 
 std::string EncodeTier(const Tier& tier);
 absl::StatusOr<Tier> DecodeTier(std::string_view text);
+
+// The role is written by name ("admin", "service", "user"); an unknown role
+// is DataLossError.
+std::string EncodeApiKey(const ApiKey& key);
+absl::StatusOr<ApiKey> DecodeApiKey(std::string_view text);
 
 // --- dedup blocks (binary) ------------------------------------------------
 //

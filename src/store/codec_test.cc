@@ -399,6 +399,97 @@ TEST(TierCodecTest, ErrorNamesTheQuota) {
   EXPECT_NE(result.status().message().find("fortnight"), std::string::npos) << result.status();
 }
 
+// --- API key --------------------------------------------------------------------
+
+ApiKey FullKey() {
+  ApiKey k;
+  k.id = "key_3f9a2c1b";
+  k.name = "billing backend \"prod\"";
+  k.role = Role::kAdmin;
+  k.hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+  k.prefix = "tk_live_3f9a";
+  k.created = 1'700'000'000'000'000;
+  k.revoked = 1'700'000'500'000'000;
+  k.write_rate_per_s = 250;
+  return k;
+}
+
+TEST(ApiKeyCodecTest, RoundTripsEveryRole) {
+  for (Role role : {Role::kAdmin, Role::kService, Role::kUser}) {
+    ApiKey k = FullKey();
+    k.role = role;
+    const std::string text = EncodeApiKey(k);
+    EXPECT_NE(text.find("\"role\":\"" + std::string(RoleName(role)) + "\""), std::string::npos)
+        << text;
+    absl::StatusOr<ApiKey> back = DecodeApiKey(text);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(*back, k);
+  }
+  absl::StatusOr<ApiKey> defaults = DecodeApiKey(EncodeApiKey(ApiKey{}));
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(*defaults, ApiKey{});
+}
+
+TEST(ApiKeyCodecTest, RoundTripsHostileStrings) {
+  for (const std::string& h : HostileStrings()) {
+    ApiKey k = FullKey();
+    k.id = h;
+    k.name = h + h;
+    k.prefix = h;
+    const std::string text = EncodeApiKey(k);
+    EXPECT_EQ(text.find('\n'), std::string::npos) << "one line: " << text;
+    absl::StatusOr<ApiKey> back = DecodeApiKey(text);
+    ASSERT_TRUE(back.ok()) << back.status() << " for " << text;
+    EXPECT_EQ(*back, k);
+  }
+}
+
+TEST(ApiKeyCodecTest, MissingKeysKeepDefaultsAndUnknownOnesAreIgnored) {
+  absl::StatusOr<ApiKey> k =
+      DecodeApiKey("{\"id\":\"key_1\",\"scopes\":[\"read\"],\"role\":\"admin\"}");
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_EQ(k->id, "key_1");
+  EXPECT_EQ(k->role, Role::kAdmin);
+  EXPECT_EQ(k->revoked, 0);
+  EXPECT_EQ(k->write_rate_per_s, 0);
+  absl::StatusOr<ApiKey> no_role = DecodeApiKey("{}");
+  ASSERT_TRUE(no_role.ok()) << no_role.status();
+  EXPECT_EQ(no_role->role, Role::kService);  // ApiKey's default
+}
+
+TEST(ApiKeyCodecTest, RejectsCorruptInput) {
+  for (const char* bad : {
+           "",
+           "[]",
+           "{\"id\":\"a\"",
+           "{\"id\":7}",
+           "{\"role\":\"root\"}",
+           "{\"role\":\"\"}",
+           "{\"role\":1}",
+           "{\"revoked\":\"yes\"}",
+           "{\"created\":1.5}",
+           "{\"write_rate_per_s\":99999999999999999999}",
+       }) {
+    absl::StatusOr<ApiKey> result = DecodeApiKey(bad);
+    ASSERT_FALSE(result.ok()) << bad;
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss) << bad;
+    EXPECT_NE(result.status().message().find("API key definition"), std::string::npos)
+        << result.status();
+  }
+  EXPECT_NE(DecodeApiKey("{\"role\":\"root\"}").status().message().find("unknown role \"root\""),
+            std::string::npos);
+}
+
+TEST(ApiKeyCodecTest, NeverCrashesOnTruncationsAndFlips) {
+  const std::string text = EncodeApiKey(FullKey());
+  for (size_t n = 0; n < text.size(); ++n) {
+    EXPECT_FALSE(DecodeApiKey(text.substr(0, n)).ok()) << n;
+    std::string flipped = text;
+    flipped[n] = static_cast<char>(flipped[n] ^ 0x5a);
+    (void)DecodeApiKey(flipped);  // may or may not decode; must not crash
+  }
+}
+
 // --- dedup blocks ---------------------------------------------------------------
 
 std::vector<DedupEntry> ReadBlock(std::string_view block, absl::Status* status) {

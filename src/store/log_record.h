@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/api_key.h"
 #include "core/event.h"
 #include "core/subject.h"
 #include "core/tier.h"
@@ -98,8 +99,34 @@ struct CheckpointRecord {
   std::string blob;
 };
 
+// An API key's current definition (a registry upsert, like SubjectRecord):
+// creation and revocation both write the whole key. Loaded by LoadRegistry.
+struct KeyRecord {
+  ApiKey key;
+  friend bool operator==(const KeyRecord&, const KeyRecord&) = default;
+};
+
+// One entry of the audit trail: who changed what, from where, and why. The
+// server appends it in the same Append as the change it describes, so the
+// store commits both or neither. Read back with Store::ReadAudit.
+struct AuditRecord {
+  Micros time = 0;
+  std::string actor;    // who: an API key id, a JWT subject, "cli"
+  std::string address;  // the client's address, or empty
+  // What: "subject.put", "quota.update", "quota.reset", "tier.put",
+  // "key.create", "key.revoke", "bulk", ...
+  std::string action;
+  // Which: "subject:alice", "tier:premium", "key:key_ab12cd34", ...
+  std::string target;
+  std::string before;  // the target's JSON before the change, or empty
+  std::string after;   // the target's JSON after the change, or empty
+  std::string reason;
+  friend bool operator==(const AuditRecord&, const AuditRecord&) = default;
+};
+
+// New kinds are added at the end.
 using LogRecord = std::variant<EventRecord, LedgerRecord, SubjectRecord, OrgRecord,
-                               TierRecord, CheckpointRecord>;
+                               TierRecord, CheckpointRecord, KeyRecord, AuditRecord>;
 
 }  // namespace tally
 

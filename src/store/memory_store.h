@@ -4,13 +4,18 @@
 // Every appended record is "durable" as soon as Append returns; registry
 // upserts go to maps and checkpoints are kept, so an engine can be destroyed
 // and a new one recovered from the same MemoryStore to test a restart.
-// FailWrites() makes later appends fail, to test the engine's failure path.
+// FailWrites() makes later appends fail, to test the engine's failure path;
+// PauseDurability() holds appends "in flight", to test what waits for them.
 //
-// Thread-safety: every method may be called from any thread.
+// Thread-safety: every method may be called from any thread. WhenDurable
+// callbacks run inline, or on the thread whose call made them due
+// (ResumeDurability, FailWrites, the destructor).
 #ifndef TALLY_STORE_MEMORY_STORE_H_
 #define TALLY_STORE_MEMORY_STORE_H_
 
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -21,6 +26,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "store/durable_callbacks.h"
 #include "store/store.h"
 
 namespace tally {
@@ -28,6 +34,8 @@ namespace tally {
 class MemoryStore final : public Store {
  public:
   MemoryStore() = default;
+  // Calls the WhenDurable callbacks still pending with AbortedError.
+  ~MemoryStore() override;
   MemoryStore(const MemoryStore&) = delete;
   MemoryStore& operator=(const MemoryStore&) = delete;
 
@@ -35,9 +43,13 @@ class MemoryStore final : public Store {
   // empty `records`, LastSeq()).
   absl::StatusOr<uint64_t> Append(std::vector<LogRecord> records) override;
   absl::Status WaitDurable(uint64_t ticket) override;
+  void WhenDurable(uint64_t ticket, std::function<void(const absl::Status&)> done) override;
   absl::Status Flush() override;
   uint64_t LastSeq() const override;
   StoreStats Stats() const override;
+
+  absl::StatusOr<std::vector<AuditEntry>> ReadAudit(const AuditQuery& query) override;
+  absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery& query) override;
 
   absl::StatusOr<Registry> LoadRegistry() override;
   absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint() override;
@@ -48,9 +60,18 @@ class MemoryStore final : public Store {
                          const std::function<void(const DedupEntry&)>& fn) override;
 
   // From now on Append returns `status` (as a SqliteStore does after a failed
-  // commit) and WaitDurable returns it for any ticket not already durable.
+  // commit), and WaitDurable and WhenDurable return it for any ticket not
+  // already durable; pending WhenDurable callbacks get it now.
   // absl::OkStatus() makes the store healthy again.
   void FailWrites(absl::Status status);
+
+  // From PauseDurability() to ResumeDurability(), appended records are stored
+  // but not durable: WaitDurable blocks, WhenDurable callbacks wait, and
+  // ReadAudit and ReadLedger do not see them (as while a SqliteStore commits).
+  // ResumeDurability() makes them durable and calls the waiting callbacks on
+  // the calling thread, in ticket order.
+  void PauseDurability();
+  void ResumeDurability();
 
   // Every record appended, with its sequence number, in order.
   std::vector<std::pair<uint64_t, LogRecord>> Records() const;
@@ -58,16 +79,24 @@ class MemoryStore final : public Store {
  private:
   void ApplyRegistry(const LogRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Guards every member below. (std::mutex rather than absl::Mutex: TSan
-  // sees through it with Debian's uninstrumented abseil.)
+  // Guards every member below. Never held while a WhenDurable callback runs.
+  // (std::mutex rather than absl::Mutex: TSan sees through it with Debian's
+  // uninstrumented abseil.)
   mutable std::mutex mu_;
+  std::condition_variable durable_cv_;  // notified when durable_seq_ or failure_ change
   std::vector<std::pair<uint64_t, LogRecord>> records_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Subject> subjects_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Org> orgs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Tier> tiers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, ApiKey> keys_ ABSL_GUARDED_BY(mu_);
   uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t durable_seq_ ABSL_GUARDED_BY(mu_) = 0;  // == last_seq_ unless paused
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t appends_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
+
+  // The WhenDurable callbacks; told of progress after mu_ is released.
+  DurableCallbacks callbacks_{0};
 };
 
 }  // namespace tally

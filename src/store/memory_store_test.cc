@@ -1,6 +1,10 @@
 #include "store/memory_store.h"
 
 #include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -9,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "core/event.h"
+#include "store/read_queries_test_util.h"
 
 namespace tally {
 namespace {
@@ -178,6 +183,148 @@ TEST(MemoryStoreTest, ConcurrentAppendsGetDistinctContiguousSequences) {
                 std::get<EventRecord>(records[i - 1].second).event.id.substr(0, id.size() - 1));
     }
   }
+}
+
+// --- API keys, audit, reads ---------------------------------------------------
+
+ApiKey MakeKey(const std::string& id, Role role) {
+  ApiKey k;
+  k.id = id;
+  k.name = "key " + id;
+  k.role = role;
+  k.hash = std::string(64, 'a');
+  k.prefix = "tk_" + id;
+  k.created = 7;
+  return k;
+}
+
+TEST(MemoryStoreTest, KeysAreRegistryUpsertsAndAuditIsNotReplayed) {
+  MemoryStore store;
+  ApiKey revoked = MakeKey("key_b", Role::kService);
+  revoked.revoked = 99;
+  AuditRecord audit{.time = 5, .actor = "cli", .action = "key.create", .target = "key:key_a"};
+  ASSERT_EQ(*store.Append({KeyRecord{MakeKey("key_b", Role::kService)},
+                           KeyRecord{MakeKey("key_a", Role::kAdmin)}, audit, MakeEvent("e", 1)}),
+            4u);
+  ASSERT_EQ(*store.Append({KeyRecord{revoked}}), 5u);
+  absl::StatusOr<Registry> registry = store.LoadRegistry();
+  ASSERT_TRUE(registry.ok());
+  EXPECT_EQ(registry->keys, (std::vector<ApiKey>{MakeKey("key_a", Role::kAdmin), revoked}));
+  EXPECT_EQ(ReplaySeqs(store, 0), (std::vector<uint64_t>{4}));
+  absl::StatusOr<std::vector<AuditEntry>> entries = store.ReadAudit({});
+  ASSERT_TRUE(entries.ok());
+  EXPECT_EQ(*entries, (std::vector<AuditEntry>{{3, audit}}));
+}
+
+TEST(MemoryStoreTest, ReadAuditFiltersNewestFirst) {
+  MemoryStore store;
+  testing::AppendQueryFixture(store);
+  testing::ExpectAuditQueries(store);
+}
+
+TEST(MemoryStoreTest, ReadLedgerBySubjectNewestFirst) {
+  MemoryStore store;
+  testing::AppendQueryFixture(store);
+  testing::ExpectLedgerQueries(store);
+}
+
+// --- WhenDurable -----------------------------------------------------------------
+
+// Collects callback outcomes; waits for them with a timeout.
+class Outcomes {
+ public:
+  std::function<void(const absl::Status&)> For(uint64_t ticket) {
+    return [this, ticket](const absl::Status& status) {
+      std::lock_guard<std::mutex> lock(mu_);
+      calls_.emplace_back(ticket, status);
+    };
+  }
+  std::vector<std::pair<uint64_t, absl::Status>> calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<uint64_t, absl::Status>> calls_;
+};
+
+TEST(MemoryStoreTest, WhenDurableIsInlineForDurableTicketsAndRejectsUnissuedOnes) {
+  MemoryStore store;
+  const uint64_t ticket = *store.Append({MakeEvent("a", 1)});
+  Outcomes outcomes;
+  store.WhenDurable(ticket, outcomes.For(ticket));
+  store.WhenDurable(0, outcomes.For(0));
+  store.WhenDurable(ticket + 1, outcomes.For(ticket + 1));
+  const auto calls = outcomes.calls();
+  ASSERT_EQ(calls.size(), 3u);  // all before WhenDurable returned
+  EXPECT_TRUE(calls[0].second.ok());
+  EXPECT_TRUE(calls[1].second.ok());
+  EXPECT_EQ(calls[2].second.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(MemoryStoreTest, PausedDurabilityHoldsCallbacksWaitersAndReads) {
+  MemoryStore store;
+  ASSERT_TRUE(store.Append({testing::FixtureGrant(0)}).ok());
+  store.PauseDurability();
+  const uint64_t t2 = *store.Append({testing::FixtureGrant(2), testing::FixtureAudit(2)});
+  const uint64_t t3 = *store.Append({MakeEvent("b", 2)});
+  Outcomes outcomes;
+  store.WhenDurable(t3, outcomes.For(t3));
+  store.WhenDurable(t2, outcomes.For(t2));
+  store.WhenDurable(1, outcomes.For(1));  // durable before the pause: inline
+  ASSERT_EQ(outcomes.calls().size(), 1u);
+  EXPECT_EQ(store.Stats().queue_depth, 3u);
+  // Not durable, so not visible to the API's reads.
+  EXPECT_EQ(store.ReadLedger({.subject = "alice"})->size(), 1u);
+  EXPECT_TRUE(store.ReadAudit({})->empty());
+  std::future<absl::Status> waiter =
+      std::async(std::launch::async, [&] { return store.WaitDurable(t2); });
+  EXPECT_EQ(waiter.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+
+  store.ResumeDurability();
+  EXPECT_TRUE(waiter.get().ok());
+  const auto calls = outcomes.calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[1].first, t2);  // in ticket order, not registration order
+  EXPECT_EQ(calls[2].first, t3);
+  EXPECT_TRUE(calls[1].second.ok() && calls[2].second.ok());
+  EXPECT_EQ(store.ReadLedger({.subject = "alice"})->size(), 2u);
+  EXPECT_EQ(store.ReadAudit({})->size(), 1u);
+}
+
+TEST(MemoryStoreTest, FailWritesFailsPendingCallbacksAndLaterOnes) {
+  MemoryStore store;
+  const uint64_t durable = *store.Append({MakeEvent("a", 1)});
+  store.PauseDurability();
+  const uint64_t pending = *store.Append({MakeEvent("b", 2)});
+  Outcomes outcomes;
+  store.WhenDurable(pending, outcomes.For(pending));
+  const absl::Status disk_full = absl::UnavailableError("storage write failed: disk full");
+  store.FailWrites(disk_full);
+  ASSERT_EQ(outcomes.calls().size(), 1u);
+  EXPECT_EQ(outcomes.calls()[0].second, disk_full);
+  store.WhenDurable(pending, outcomes.For(pending));  // known now: inline
+  store.WhenDurable(durable, outcomes.For(durable));
+  const auto calls = outcomes.calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[1].second, disk_full);
+  EXPECT_TRUE(calls[2].second.ok());
+  EXPECT_EQ(store.WaitDurable(pending), disk_full);
+}
+
+TEST(MemoryStoreTest, DestroyingTheStoreAbortsPendingCallbacks) {
+  Outcomes outcomes;
+  {
+    MemoryStore store;
+    store.PauseDurability();
+    const uint64_t ticket = *store.Append({MakeEvent("a", 1)});
+    store.WhenDurable(ticket, outcomes.For(ticket));
+    EXPECT_TRUE(outcomes.calls().empty());
+  }
+  const auto calls = outcomes.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].second.code(), absl::StatusCode::kAborted);
 }
 
 }  // namespace

@@ -2,16 +2,19 @@
 //
 // The engine never sees SQL. It appends records; one writer per store commits
 // them in append order, many appends per transaction and per fsync (group
-// commit). WaitDurable() returns once a ticket's records are on disk. After a
-// failed write the store is failed: every later Append and WaitDurable returns
-// the same error, so no count is ever silently wrong.
+// commit). WaitDurable() returns once a ticket's records are on disk, and
+// WhenDurable() calls back then instead of blocking. After a failed write the
+// store is failed: every later Append and WaitDurable returns the same error,
+// so no count is ever silently wrong.
 //
 // Recovery, before the first Append: LoadRegistry(), LoadCheckpoint(), then
 // Replay() of everything after the checkpoint, and ScanDedup() for the ids the
 // checkpoint does not carry.
 //
-// Thread-safety: Append, WaitDurable and Flush may be called from any thread.
-// The recovery calls are for one thread before any Append.
+// Thread-safety: Append, WaitDurable, WhenDurable, Flush, LastSeq, Stats,
+// ReadAudit and ReadLedger may be called from any thread, concurrently; the
+// reads never hold up the writer. The recovery calls are for one thread before
+// any Append.
 //
 // Implementations: sqlite/sqlite_store.h (embedded default); memory_store.h
 // (tests and benchmarks: keeps records in memory, "durable" at once).
@@ -26,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/api_key.h"
 #include "core/subject.h"
 #include "core/tier.h"
 #include "store/log_record.h"
@@ -36,6 +40,7 @@ struct Registry {
   std::vector<Subject> subjects;
   std::vector<Org> orgs;
   std::vector<Tier> tiers;
+  std::vector<ApiKey> keys;  // revoked ones too
 };
 
 struct Checkpoint {
@@ -49,6 +54,41 @@ struct DedupEntry {
   uint64_t fingerprint = 0;
   Micros received = 0;
   uint64_t seq = 0;
+};
+
+// Which audit entries ReadAudit returns: those matching every field.
+struct AuditQuery {
+  std::string target;  // exact match, e.g. "subject:alice"; empty = any
+  std::string actor;   // exact match; empty = any
+  // AuditRecord::time in [from, to).
+  Micros from = kBeginningOfTime;
+  Micros to = kEndOfTime;
+  // Paging cursor: only entries with seq < before_seq (pass the last seq of
+  // the previous page); 0 = from the newest.
+  uint64_t before_seq = 0;
+  int limit = 100;  // the most entries returned; REQUIRES: limit >= 1
+};
+
+struct AuditEntry {
+  uint64_t seq = 0;  // the record's sequence number
+  AuditRecord record;
+  friend bool operator==(const AuditEntry&, const AuditEntry&) = default;
+};
+
+// Which ledger records ReadLedger returns: those matching every field.
+struct LedgerQuery {
+  std::string subject;  // exact match on LedgerRecord::subject; empty = any
+  // LedgerRecord::time in [from, to).
+  Micros from = kBeginningOfTime;
+  Micros to = kEndOfTime;
+  uint64_t before_seq = 0;  // paging cursor, as in AuditQuery
+  int limit = 100;          // REQUIRES: limit >= 1
+};
+
+struct LedgerEntry {
+  uint64_t seq = 0;
+  LedgerRecord record;
+  friend bool operator==(const LedgerEntry&, const LedgerEntry&) = default;
 };
 
 // Figures for logs, /metrics and benchmarks.
@@ -70,6 +110,30 @@ class Store {
   // Blocks until the records of `ticket` (and all before) are durable.
   virtual absl::Status WaitDurable(uint64_t ticket) = 0;
 
+  // Calls `done` once the records of `ticket` (and all before) are durable,
+  // with OkStatus, or with the store's error if the write failed (the status
+  // WaitDurable would return; InvalidArgumentError for a ticket never issued).
+  //
+  // When the outcome is already known, `done` runs inline, on the caller's
+  // thread, before WhenDurable returns. Otherwise the writer thread calls it
+  // right after the commit that made the ticket durable (or the failure),
+  // outside any store lock. Callbacks are called in ticket order (equal
+  // tickets: in the order registered): one for an already durable ticket runs
+  // inline only when no callback for an earlier ticket is still to be called,
+  // else it is queued behind them.
+  //
+  // Every callback is called exactly once, never dropped: when a write fails,
+  // the pending ones get the store's error (UnavailableError); a store
+  // destroyed with callbacks still pending calls them with AbortedError
+  // (SqliteStore's destructor first commits what is queued, so its callbacks
+  // get that commit's outcome).
+  //
+  // `done` must be quick and must not block: it runs on the writer thread,
+  // holding up the next commit (and WaitDurable callers of the same commit).
+  // Post work elsewhere (e.g. a write to an io_context). It may call Append,
+  // WhenDurable and the reads, but never WaitDurable or Flush (deadlock).
+  virtual void WhenDurable(uint64_t ticket, std::function<void(const absl::Status&)> done) = 0;
+
   // Waits for everything appended so far.
   virtual absl::Status Flush() = 0;
 
@@ -78,14 +142,28 @@ class Store {
 
   virtual StoreStats Stats() const = 0;
 
+  // --- Reads for the API (thread-safe; they never stall the writer) -------
+
+  // The audit entries matching `query`, newest (highest seq) first, at most
+  // query.limit; only entries already durable (one shows up at the latest
+  // when WaitDurable of its ticket returns OK). InvalidArgumentError if
+  // limit < 1.
+  virtual absl::StatusOr<std::vector<AuditEntry>> ReadAudit(const AuditQuery& query) = 0;
+
+  // The ledger records (grants, resets, holds, releases, expiries,
+  // rollovers) matching `query`, newest first, at most query.limit; only
+  // records already durable. InvalidArgumentError if limit < 1.
+  virtual absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery& query) = 0;
+
   // --- Recovery ---------------------------------------------------------
 
   virtual absl::StatusOr<Registry> LoadRegistry() = 0;
   virtual absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint() = 0;
 
   // Calls `fn` for every event and ledger record with seq > after_seq, in
-  // sequence order. Registry and checkpoint records are not replayed. Stops at
-  // and returns the first error `fn` returns.
+  // sequence order. Registry (subject, org, tier, key), audit and checkpoint
+  // records are not replayed. Stops at and returns the first error `fn`
+  // returns.
   virtual absl::Status Replay(
       uint64_t after_seq,
       const std::function<absl::Status(uint64_t seq, const LogRecord&)>& fn) = 0;

@@ -25,9 +25,10 @@ namespace {
     if (!status_.ok()) return status_;     \
   } while (0)
 
-// 1: the first schema. 2: adds `dedup`, so that start-up reads narrow rows
+// 1: the first schema. 2: adds `dedup`, so that start-up reads narrow rows.
+// 3: adds `api_keys`, `audit` and the indexes the API's reads need
 // (docs/storage.md, "Schema versions").
-constexpr int64_t kSchemaVersion = 2;
+constexpr int64_t kSchemaVersion = 3;
 constexpr int64_t kApplicationId = 0x54616c79;  // "Taly", in the file header
 
 // docs/storage.md explains each table.
@@ -64,6 +65,19 @@ CREATE TABLE dedup(last_seq INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL,
                    max_received_us INTEGER NOT NULL, entries BLOB NOT NULL);
 )sql";
 
+// Since version 3: API keys (a registry table like `subjects`), the audit
+// trail, and an index each for the API's per-subject ledger and per-target
+// audit reads (newest first, paged by seq).
+constexpr char kVersion3Sql[] = R"sql(
+CREATE TABLE api_keys(id TEXT PRIMARY KEY, definition TEXT NOT NULL,
+                      updated_us INTEGER NOT NULL);
+CREATE TABLE audit(
+  seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, actor TEXT NOT NULL, address TEXT,
+  action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT, reason TEXT);
+CREATE INDEX ledger_by_subject ON ledger(subject, seq);
+CREATE INDEX audit_by_target ON audit(target, seq);
+)sql";
+
 constexpr char kInsertDedupSql[] =
     "INSERT INTO dedup(last_seq, first_seq, max_received_us, entries) VALUES(?1, ?2, ?3, ?4)";
 
@@ -87,6 +101,10 @@ constexpr char kInsertLedgerSql[] =
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
     " ?18)";
 
+constexpr char kInsertAuditSql[] =
+    "INSERT INTO audit(seq, time_us, actor, address, action, target, before, after, reason)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
 // Replay reads these columns, in this order.
 constexpr char kSelectEventsSql[] =
     "SELECT seq, id, fingerprint, subject, org, type, time_us, received_us, origin,"
@@ -98,14 +116,39 @@ enum EventColumn {
   kEvEndpoint, kEvMethod, kEvProcessingMs, kEvErrorCode,
 };
 
-constexpr char kSelectLedgerSql[] =
-    "SELECT seq, kind, time_us, subject, org, reservation_id, expires_us, request_id,"
-    " request_fingerprint, request_subject, request_type, request_time_us, request_data,"
-    " request_context, effects, actor, reason FROM ledger WHERE seq > ?1 ORDER BY seq";
+// Replay and ReadLedger read these columns of `ledger`, in this order.
+#define TALLY_SELECT_LEDGER                                                             \
+  "SELECT seq, kind, time_us, subject, org, reservation_id, expires_us, request_id,"    \
+  " request_fingerprint, request_subject, request_type, request_time_us, request_data," \
+  " request_context, effects, actor, reason FROM ledger"
+constexpr char kSelectLedgerSql[] = TALLY_SELECT_LEDGER " WHERE seq > ?1 ORDER BY seq";
+// ReadLedger: ?1 before_seq, ?2 from, ?3 to, ?4 limit; ?5 the subject.
+constexpr char kReadLedgerSql[] =
+    TALLY_SELECT_LEDGER " WHERE seq < ?1 AND time_us >= ?2 AND time_us < ?3"
+                        " ORDER BY seq DESC LIMIT ?4";
+constexpr char kReadLedgerBySubjectSql[] =
+    TALLY_SELECT_LEDGER " WHERE subject = ?5 AND seq < ?1 AND time_us >= ?2 AND time_us < ?3"
+                        " ORDER BY seq DESC LIMIT ?4";
+#undef TALLY_SELECT_LEDGER
 enum LedgerColumn {
   kLgSeq, kLgKind, kLgTime, kLgSubject, kLgOrg, kLgReservationId, kLgExpires,
   kLgRequestId, kLgRequestFingerprint, kLgRequestSubject, kLgRequestType,
   kLgRequestTime, kLgRequestData, kLgRequestContext, kLgEffects, kLgActor, kLgReason,
+};
+
+// ReadAudit: ?1 before_seq, ?2 from, ?3 to, ?4 actor ('' = any), ?5 limit;
+// ?6 the target.
+#define TALLY_SELECT_AUDIT \
+  "SELECT seq, time_us, actor, address, action, target, before, after, reason FROM audit"
+constexpr char kReadAuditSql[] =
+    TALLY_SELECT_AUDIT " WHERE seq < ?1 AND time_us >= ?2 AND time_us < ?3"
+                       " AND (?4 = '' OR actor = ?4) ORDER BY seq DESC LIMIT ?5";
+constexpr char kReadAuditByTargetSql[] =
+    TALLY_SELECT_AUDIT " WHERE target = ?6 AND seq < ?1 AND time_us >= ?2 AND time_us < ?3"
+                       " AND (?4 = '' OR actor = ?4) ORDER BY seq DESC LIMIT ?5";
+#undef TALLY_SELECT_AUDIT
+enum AuditColumn {
+  kAuSeq, kAuTime, kAuActor, kAuAddress, kAuAction, kAuTarget, kAuBefore, kAuAfter, kAuReason,
 };
 
 // --- small SQLite helpers ---------------------------------------------------------
@@ -328,6 +371,7 @@ absl::Status Configure(sqlite3* db, bool strict, const std::string& path) {
 absl::Status CreateSchema(sqlite3* db, const std::string& path) {
   TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kSchemaSql, path));
   TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kDedupTableSql, path));
+  TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kVersion3Sql, path));
   const std::string init = "PRAGMA application_id=" + std::to_string(kApplicationId) +
                            "; INSERT INTO meta VALUES('schema_version', " +
                            std::to_string(kSchemaVersion) + ")";
@@ -365,11 +409,21 @@ absl::Status MigrateFrom1(sqlite3* db, const std::string& path) {
   return Exec(db, "UPDATE meta SET value = 2 WHERE key = 'schema_version'", path);
 }
 
-// Brings a database of an older schema `version` up to kSchemaVersion, in the
-// caller's transaction: on error the caller rolls back and nothing changed.
+// Upgrades a version 2 database to version 3: creates `api_keys`, `audit`
+// and the two indexes (indexing `ledger` reads it once). Runs inside
+// InitSchema's transaction, so a crash leaves version 2 for the next open.
+absl::Status MigrateFrom2(sqlite3* db, const std::string& path) {
+  TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kVersion3Sql, path));
+  return Exec(db, "UPDATE meta SET value = 3 WHERE key = 'schema_version'", path);
+}
+
+// Brings a database of an older schema `version` up to kSchemaVersion, one
+// version after the other, all in the caller's transaction: on error the
+// caller rolls back and nothing changed.
 absl::Status MigrateSchema(sqlite3* db, int64_t version, const std::string& path) {
   absl::Status status;
   if (version == 1) status = MigrateFrom1(db, path);
+  if (status.ok() && version <= 2) status = MigrateFrom2(db, path);
   if (status.ok()) return status;
   return absl::Status(status.code(), "cannot upgrade " + path + " from schema version " +
                                          std::to_string(version) + " to " +
@@ -419,7 +473,7 @@ absl::StatusOr<uint64_t> LoadLastSeq(sqlite3* db, const std::string& path) {
   int64_t last = 0;
   for (const char* sql : {"SELECT value FROM meta WHERE key = 'last_seq'",
                           "SELECT max(seq) FROM events", "SELECT max(seq) FROM ledger",
-                          "SELECT max(seq) FROM checkpoints"}) {
+                          "SELECT max(seq) FROM checkpoints", "SELECT max(seq) FROM audit"}) {
     absl::StatusOr<int64_t> seq = QueryInt(db, sql, path);
     if (!seq.ok()) return seq.status();
     last = std::max(last, *seq);
@@ -435,7 +489,7 @@ absl::Status RowError(std::string_view table, uint64_t seq, const absl::Status& 
 }
 
 // Reads the current row of kSelectEventsSql into `r`, reusing its storage.
-absl::Status ReadEvent(sqlite3_stmt* s, EventRecord* r) {
+absl::Status ReadEventRow(sqlite3_stmt* s, EventRecord* r) {
   const uint64_t seq = ColumnUint(s, kEvSeq);
   Event& e = r->event;
   e.id.assign(ColumnText(s, kEvId));
@@ -468,8 +522,9 @@ absl::Status ReadEvent(sqlite3_stmt* s, EventRecord* r) {
   return absl::OkStatus();
 }
 
-// Reads the current row of kSelectLedgerSql into `r`, reusing its storage.
-absl::Status ReadLedger(sqlite3_stmt* s, LedgerRecord* r) {
+// Reads the current row of kSelectLedgerSql, kReadLedgerSql or
+// kReadLedgerBySubjectSql into `r`, reusing its storage.
+absl::Status ReadLedgerRow(sqlite3_stmt* s, LedgerRecord* r) {
   const uint64_t seq = ColumnUint(s, kLgSeq);
   const int64_t kind = ColumnInt(s, kLgKind);
   if (kind < 0 || kind > static_cast<int64_t>(LedgerRecord::Kind::kRollover)) {
@@ -499,6 +554,32 @@ absl::Status ReadLedger(sqlite3_stmt* s, LedgerRecord* r) {
   return absl::OkStatus();
 }
 
+// Reads the current row of kReadAuditSql or kReadAuditByTargetSql.
+void ReadAuditRow(sqlite3_stmt* s, AuditEntry* entry) {
+  entry->seq = ColumnUint(s, kAuSeq);
+  AuditRecord& r = entry->record;
+  r.time = ColumnInt(s, kAuTime);
+  r.actor.assign(ColumnText(s, kAuActor));
+  r.address.assign(ColumnText(s, kAuAddress));
+  r.action.assign(ColumnText(s, kAuAction));
+  r.target.assign(ColumnText(s, kAuTarget));
+  r.before.assign(ColumnText(s, kAuBefore));
+  r.after.assign(ColumnText(s, kAuAfter));
+  r.reason.assign(ColumnText(s, kAuReason));
+}
+
+// The bound of `seq < ?` for a paging cursor (0: no bound).
+int64_t SeqBound(uint64_t before_seq) {
+  return before_seq == 0 || before_seq > INT64_MAX ? INT64_MAX
+                                                    : static_cast<int64_t>(before_seq);
+}
+
+absl::Status CheckLimit(int limit, std::string_view what) {
+  if (limit >= 1) return absl::OkStatus();
+  return absl::InvalidArgumentError(std::string(what) + ": limit must be >= 1, not " +
+                                    std::to_string(limit));
+}
+
 const Clock* ClockOf(const SqliteStoreOptions& options) {
   return options.clock != nullptr ? options.clock : SystemClock::Default();
 }
@@ -524,6 +605,9 @@ class SqliteStore::Writer {
          "INSERT OR REPLACE INTO orgs(id, definition, updated_us) VALUES(?1, ?2, ?3)"},
         {&w->upsert_tier_,
          "INSERT OR REPLACE INTO tiers(id, definition, updated_us) VALUES(?1, ?2, ?3)"},
+        {&w->upsert_key_,
+         "INSERT OR REPLACE INTO api_keys(id, definition, updated_us) VALUES(?1, ?2, ?3)"},
+        {&w->insert_audit_, kInsertAuditSql},
         {&w->insert_checkpoint_,
          "INSERT INTO checkpoints(seq, created_us, blob) VALUES(?1, ?2, ?3)"},
         {&w->prune_checkpoints_,
@@ -599,7 +683,26 @@ class SqliteStore::Writer {
     if (const auto* t = std::get_if<TierRecord>(&record)) {
       return Upsert(upsert_tier_, t->tier.name, EncodeTier(t->tier));
     }
+    if (const auto* k = std::get_if<KeyRecord>(&record)) {
+      return Upsert(upsert_key_, k->key.id, EncodeApiKey(k->key));
+    }
+    if (const auto* a = std::get_if<AuditRecord>(&record)) return WriteAudit(seq, *a);
+    static_assert(std::variant_size_v<LogRecord> == 8, "Write() must handle every record kind");
     return WriteCheckpoint(seq, std::get<CheckpointRecord>(record));
+  }
+
+  absl::Status WriteAudit(uint64_t seq, const AuditRecord& r) {
+    Statement& s = insert_audit_;
+    s.Uint(1, seq);
+    s.Int(2, r.time);
+    s.Text(3, r.actor);
+    s.TextOrNull(4, r.address);
+    s.Text(5, r.action);
+    s.Text(6, r.target);
+    s.TextOrNull(7, r.before);
+    s.TextOrNull(8, r.after);
+    s.TextOrNull(9, r.reason);
+    return Run(s);
   }
 
   absl::Status WriteEvent(uint64_t seq, const EventRecord& r) {
@@ -693,10 +796,94 @@ class SqliteStore::Writer {
   const Clock* const clock_;
   const std::string path_;
   Statement begin_, commit_, insert_event_, insert_ledger_, insert_dedup_, upsert_subject_,
-      upsert_org_, upsert_tier_, insert_checkpoint_, prune_checkpoints_, set_last_seq_;
+      upsert_org_, upsert_tier_, upsert_key_, insert_audit_, insert_checkpoint_,
+      prune_checkpoints_, set_last_seq_;
   // Encoding buffers, reused row after row.
   std::string data_, effects_, context_;
   DedupBlockWriter dedup_;  // the dedup entries of the current transaction
+};
+
+// --- Reader: the read-only connection of ReadAudit and ReadLedger -------------------
+
+class SqliteStore::Reader {
+ public:
+  // Opens a second, read-only connection to `path` (which exists, with the
+  // current schema) and prepares the queries.
+  static absl::StatusOr<std::unique_ptr<Reader>> Open(const std::string& path) {
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                                   nullptr);
+    DbHandle db(raw);
+    if (rc != SQLITE_OK) return OpenError(db.get(), rc, path);
+    sqlite3_extended_result_codes(db.get(), 1);
+    sqlite3_busy_timeout(db.get(), 5000);
+    auto r = std::unique_ptr<Reader>(new Reader(std::move(db), path));
+    const std::pair<Statement*, const char*> statements[] = {
+        {&r->audit_, kReadAuditSql},
+        {&r->audit_by_target_, kReadAuditByTargetSql},
+        {&r->ledger_, kReadLedgerSql},
+        {&r->ledger_by_subject_, kReadLedgerBySubjectSql},
+    };
+    for (const auto& [stmt, sql] : statements) {
+      absl::StatusOr<Statement> prepared = Statement::Prepare(r->db_.get(), sql, path);
+      if (!prepared.ok()) return prepared.status();
+      *stmt = *std::move(prepared);
+    }
+    return r;
+  }
+
+  absl::StatusOr<std::vector<AuditEntry>> ReadAudit(const AuditQuery& q) {
+    Statement& s = q.target.empty() ? audit_ : audit_by_target_;
+    s.Int(1, SeqBound(q.before_seq));
+    s.Int(2, q.from);
+    s.Int(3, q.to);
+    s.Text(4, q.actor);
+    s.Int(5, q.limit);
+    if (!q.target.empty()) s.Text(6, q.target);
+    std::vector<AuditEntry> out;
+    const absl::Status status = Rows(s, [&](sqlite3_stmt* row) -> absl::Status {
+      ReadAuditRow(row, &out.emplace_back());
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    return out;
+  }
+
+  absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery& q) {
+    Statement& s = q.subject.empty() ? ledger_ : ledger_by_subject_;
+    s.Int(1, SeqBound(q.before_seq));
+    s.Int(2, q.from);
+    s.Int(3, q.to);
+    s.Int(4, q.limit);
+    if (!q.subject.empty()) s.Text(5, q.subject);
+    std::vector<LedgerEntry> out;
+    const absl::Status status = Rows(s, [&](sqlite3_stmt* row) -> absl::Status {
+      LedgerEntry& entry = out.emplace_back();
+      entry.seq = ColumnUint(row, kLgSeq);
+      return ReadLedgerRow(row, &entry.record);
+    });
+    if (!status.ok()) return status;
+    return out;
+  }
+
+ private:
+  Reader(DbHandle db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
+
+  // Calls `fn` for each row of the bound `s`, then resets it and clears its
+  // bindings (ending the read transaction, so the WAL can be checkpointed past
+  // it, and dropping the pointers to the caller's strings).
+  template <typename Fn>
+  absl::Status Rows(Statement& s, Fn fn) {
+    absl::Status status;
+    while (status.ok() && NextRow(db_.get(), s.get(), path_, &status)) status = fn(s.get());
+    sqlite3_reset(s.get());
+    sqlite3_clear_bindings(s.get());
+    return status;
+  }
+
+  const DbHandle db_;
+  const std::string path_;
+  Statement audit_, audit_by_target_, ledger_, ledger_by_subject_;
 };
 
 // --- SqliteStore ----------------------------------------------------------------------
@@ -749,21 +936,27 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   absl::StatusOr<std::unique_ptr<Writer>> writer =
       Writer::Create(db.get(), ClockOf(options), path);
   if (!writer.ok()) return writer.status();
-  std::unique_ptr<SqliteStore> store(new SqliteStore(
-      options, std::move(path), std::move(db), *std::move(writer), *last_seq));
+  absl::StatusOr<std::unique_ptr<Reader>> reader = Reader::Open(path);
+  if (!reader.ok()) return reader.status();
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options, std::move(path), std::move(db),
+                                                     *std::move(writer), *std::move(reader),
+                                                     *last_seq));
   store->lock_fd_ = guard.fd;
   guard.fd = -1;
   return store;
 }
 
 SqliteStore::SqliteStore(const SqliteStoreOptions& options, std::string path, DbHandle db,
-                         std::unique_ptr<Writer> writer, uint64_t last_seq)
+                         std::unique_ptr<Writer> writer, std::unique_ptr<Reader> reader,
+                         uint64_t last_seq)
     : options_(options),
       path_(std::move(path)),
       db_(std::move(db)),
       writer_(std::move(writer)),
+      reader_(std::move(reader)),
       last_seq_(last_seq),
-      durable_seq_(last_seq) {
+      durable_seq_(last_seq),
+      callbacks_(last_seq) {
   thread_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -774,6 +967,10 @@ SqliteStore::~SqliteStore() {
   }
   queue_cv_.notify_all();
   thread_.join();
+  // The writer committed (or failed) everything queued and called those
+  // callbacks; this catches any registered too late for it.
+  callbacks_.Close(absl::AbortedError("storage at " + path_ +
+                                      " was closed before the write was durable"));
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
@@ -804,6 +1001,22 @@ absl::Status SqliteStore::WaitDurable(uint64_t ticket) {
   });
   if (durable_seq_ >= ticket) return absl::OkStatus();
   return failure_;
+}
+
+void SqliteStore::WhenDurable(uint64_t ticket, std::function<void(const absl::Status&)> done) {
+  bool never_issued = false;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    never_issued = ticket > last_seq_;
+  }
+  if (never_issued) {
+    done(absl::InvalidArgumentError("WhenDurable: ticket " + std::to_string(ticket) +
+                                    " was never issued"));
+    return;
+  }
+  // `callbacks_` learns of each commit just after queue_mu_ is released, so a
+  // ticket durable here but not yet there waits for the writer to call it.
+  callbacks_.Add(ticket, std::move(done));
 }
 
 absl::Status SqliteStore::Flush() { return WaitDurable(LastSeq()); }
@@ -858,6 +1071,14 @@ absl::Status SqliteStore::CommitBatch(const std::vector<PendingAppend>& batch) {
 }
 
 void SqliteStore::Publish(uint64_t last_seq, size_t records, const absl::Status& status) {
+  // The WhenDurable callbacks first, outside queue_mu_ (they may call Append
+  // or WhenDurable), and before WaitDurable returns for these tickets, so that
+  // a WhenDurable after a WaitDurable of the same ticket is called inline.
+  if (status.ok()) {
+    callbacks_.Durable(last_seq);
+  } else {
+    callbacks_.SetFailure(status);
+  }
   std::deque<PendingAppend> dropped;  // freed outside the lock
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
@@ -871,6 +1092,18 @@ void SqliteStore::Publish(uint64_t last_seq, size_t records, const absl::Status&
     }
   }
   durable_cv_.notify_all();
+}
+
+absl::StatusOr<std::vector<AuditEntry>> SqliteStore::ReadAudit(const AuditQuery& query) {
+  TALLY_SQLITE_RETURN_IF_ERROR(CheckLimit(query.limit, "ReadAudit"));
+  std::lock_guard<std::mutex> lock(read_mu_);
+  return reader_->ReadAudit(query);
+}
+
+absl::StatusOr<std::vector<LedgerEntry>> SqliteStore::ReadLedger(const LedgerQuery& query) {
+  TALLY_SQLITE_RETURN_IF_ERROR(CheckLimit(query.limit, "ReadLedger"));
+  std::lock_guard<std::mutex> lock(read_mu_);
+  return reader_->ReadLedger(query);
 }
 
 // --- recovery ---------------------------------------------------------------------------
@@ -897,6 +1130,7 @@ absl::StatusOr<Registry> SqliteStore::LoadRegistry() {
   TALLY_SQLITE_RETURN_IF_ERROR(load("subjects", DecodeSubject, &registry.subjects));
   TALLY_SQLITE_RETURN_IF_ERROR(load("orgs", DecodeOrg, &registry.orgs));
   TALLY_SQLITE_RETURN_IF_ERROR(load("tiers", DecodeTier, &registry.tiers));
+  TALLY_SQLITE_RETURN_IF_ERROR(load("api_keys", DecodeApiKey, &registry.keys));
   return registry;
 }
 
@@ -940,12 +1174,13 @@ absl::Status SqliteStore::Replay(
     const uint64_t event_seq = has_event ? ColumnUint(events->get(), kEvSeq) : UINT64_MAX;
     const uint64_t ledger_seq = has_ledger ? ColumnUint(ledger->get(), kLgSeq) : UINT64_MAX;
     if (event_seq < ledger_seq) {
-      TALLY_SQLITE_RETURN_IF_ERROR(ReadEvent(events->get(), &std::get<EventRecord>(event_slot)));
+      TALLY_SQLITE_RETURN_IF_ERROR(
+          ReadEventRow(events->get(), &std::get<EventRecord>(event_slot)));
       TALLY_SQLITE_RETURN_IF_ERROR(fn(event_seq, event_slot));
       has_event = NextRow(db, events->get(), path_, &status);
     } else {
       TALLY_SQLITE_RETURN_IF_ERROR(
-          ReadLedger(ledger->get(), &std::get<LedgerRecord>(ledger_slot)));
+          ReadLedgerRow(ledger->get(), &std::get<LedgerRecord>(ledger_slot)));
       TALLY_SQLITE_RETURN_IF_ERROR(fn(ledger_seq, ledger_slot));
       has_ledger = NextRow(db, ledger->get(), path_, &status);
     }

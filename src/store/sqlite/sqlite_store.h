@@ -3,12 +3,15 @@
 //
 // Append assigns sequence numbers and queues records; one writer thread
 // commits queued appends in order, many per transaction (group commit, at
-// most max_batch_records records, never splitting one Append), and wakes the
-// WaitDurable callers. A failed write fails the store for good: that batch's
-// and every later waiter, and every later Append, get the same error.
+// most max_batch_records records, never splitting one Append), wakes the
+// WaitDurable callers and calls the WhenDurable callbacks. A failed write
+// fails the store for good: that batch's and every later waiter, and every
+// later Append, get the same error. ReadAudit and ReadLedger use a second,
+// read-only connection, which WAL lets read beside the writer.
 //
-// Thread-safety: Append, WaitDurable, Flush, LastSeq and Stats may be called
-// from any thread. The recovery calls are for one thread before any Append.
+// Thread-safety: Append, WaitDurable, WhenDurable, Flush, LastSeq, Stats,
+// ReadAudit and ReadLedger may be called from any thread. The recovery calls
+// are for one thread before any Append.
 #ifndef TALLY_STORE_SQLITE_SQLITE_STORE_H_
 #define TALLY_STORE_SQLITE_SQLITE_STORE_H_
 
@@ -16,6 +19,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -27,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/clock.h"
+#include "store/durable_callbacks.h"
 #include "store/store.h"
 
 struct sqlite3;
@@ -62,7 +67,8 @@ class SqliteStore final : public Store {
   // database of a newer schema or another application.
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const SqliteStoreOptions& options);
 
-  // Commits everything queued, then stops the writer.
+  // Commits everything queued (calling its WhenDurable callbacks), then stops
+  // the writer; callbacks still pending after that get AbortedError.
   ~SqliteStore() override;
 
   SqliteStore(const SqliteStore&) = delete;
@@ -72,9 +78,13 @@ class SqliteStore final : public Store {
   // empty `records`, LastSeq()).
   absl::StatusOr<uint64_t> Append(std::vector<LogRecord> records) override;
   absl::Status WaitDurable(uint64_t ticket) override;
+  void WhenDurable(uint64_t ticket, std::function<void(const absl::Status&)> done) override;
   absl::Status Flush() override;
   uint64_t LastSeq() const override;
   StoreStats Stats() const override;
+
+  absl::StatusOr<std::vector<AuditEntry>> ReadAudit(const AuditQuery& query) override;
+  absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery& query) override;
 
   absl::StatusOr<Registry> LoadRegistry() override;
   absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint() override;
@@ -88,6 +98,7 @@ class SqliteStore final : public Store {
 
  private:
   class Writer;  // prepared statements and per-row encoding; sqlite_store.cc
+  class Reader;  // the read-only connection and its statements; sqlite_store.cc
   struct DbCloser {
     void operator()(sqlite3* db) const;
   };
@@ -100,7 +111,8 @@ class SqliteStore final : public Store {
   };
 
   SqliteStore(const SqliteStoreOptions& options, std::string path, DbHandle db,
-              std::unique_ptr<Writer> writer, uint64_t last_seq);
+              std::unique_ptr<Writer> writer, std::unique_ptr<Reader> reader,
+              uint64_t last_seq);
 
   void WriterLoop();
   // Takes the next batch of whole appends off the queue; empty when stopping.
@@ -122,6 +134,15 @@ class SqliteStore final : public Store {
   const DbHandle db_ ABSL_PT_GUARDED_BY(db_mu_);
   const std::unique_ptr<Writer> writer_ ABSL_PT_GUARDED_BY(db_mu_);
 
+  // Guards `reader_`, the read-only connection and its prepared statements,
+  // held by ReadAudit and ReadLedger for one query. Never held together with
+  // db_mu_ or queue_mu_, so readers wait only for each other, never for the
+  // writer (WAL: a reader sees the last commit before its query began).
+  // Declared after db_ so that it closes first and the writer's connection,
+  // closing last, merges the WAL into the database.
+  std::mutex read_mu_;
+  const std::unique_ptr<Reader> reader_ ABSL_PT_GUARDED_BY(read_mu_);
+
   // Guards the queue, the sequence counters and the failure state; the
   // writer and WaitDurable callers wait on `queue_cv_` and `durable_cv_`.
   mutable std::mutex queue_mu_;
@@ -132,6 +153,11 @@ class SqliteStore final : public Store {
   uint64_t durable_seq_ ABSL_GUARDED_BY(queue_mu_);  // highest seq committed
   absl::Status failure_ ABSL_GUARDED_BY(queue_mu_);  // first write error, for good
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+
+  // The WhenDurable callbacks (has its own lock). The writer reports each
+  // commit or failure to it, without holding queue_mu_, before publishing it
+  // to WaitDurable callers.
+  DurableCallbacks callbacks_;
 
   // Figures for Stats(); written by Append and the writer, read anywhere.
   std::atomic<uint64_t> appended_{0};

@@ -6,11 +6,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -20,6 +23,7 @@
 
 #include "core/clock.h"
 #include "core/event.h"
+#include "store/read_queries_test_util.h"
 
 namespace tally {
 namespace {
@@ -166,11 +170,107 @@ int64_t SchemaVersion(const std::string& path) {
   return RawInt(path, "SELECT value FROM meta WHERE key = 'schema_version'");
 }
 
-// Turns a version 2 database into the version 1 it would have been: version 1
-// is version 2 without the `dedup` table.
+// Turns a version 3 database into the version 2 it would have been: version 2
+// is version 3 without `api_keys`, `audit` (and its index) and
+// `ledger_by_subject`.
+void DowngradeToVersion2(const std::string& path) {
+  RawSql(path,
+         "DROP TABLE api_keys; DROP TABLE audit; DROP INDEX ledger_by_subject;"
+         " UPDATE meta SET value = 2 WHERE key = 'schema_version'");
+}
+
+// And into version 1: version 2 without the `dedup` table.
 void DowngradeToVersion1(const std::string& path) {
+  DowngradeToVersion2(path);
   RawSql(path, "DROP TABLE dedup; UPDATE meta SET value = 1 WHERE key = 'schema_version'");
 }
+
+// How many tables and indexes named `name` the database has (0 or 1).
+int64_t SchemaObjects(const std::string& path, const std::string& name) {
+  return RawInt(path, "SELECT count(*) FROM sqlite_schema WHERE name = '" + name + "'");
+}
+
+ApiKey MakeKey(const std::string& id, Role role) {
+  ApiKey k;
+  k.id = id;
+  k.name = "backend " + id;
+  k.role = role;
+  k.hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+  k.prefix = "tk_" + id.substr(0, 9);
+  k.created = 1'700'000'000'000'000;
+  k.write_rate_per_s = 50;
+  return k;
+}
+
+AuditRecord MakeAudit(const std::string& action, const std::string& target,
+                      const std::string& reason = "") {
+  AuditRecord a;
+  a.time = 1'700'000'000'000'000;
+  a.actor = "key_admin01";
+  a.address = "203.0.113.7";
+  a.action = action;
+  a.target = target;
+  a.after = "{\"id\":\"x\"}";
+  a.reason = reason;
+  return a;
+}
+
+// Holds SQLite's write lock on the database from a second connection, so the
+// store's writer waits in BEGIN IMMEDIATE (up to its 5 s busy timeout) as if
+// a commit were slow, until Release().
+class WriteLock {
+ public:
+  explicit WriteLock(const std::string& path) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+    sqlite3_busy_timeout(db_, 5000);
+    EXPECT_EQ(sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  }
+  ~WriteLock() { Release(); }
+  void Release() {
+    if (db_ == nullptr) return;
+    EXPECT_EQ(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db_);
+    db_ = nullptr;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// The outcomes of WhenDurable callbacks, with the thread each ran on.
+class CallbackLog {
+ public:
+  struct Call {
+    uint64_t ticket;
+    absl::Status status;
+    std::thread::id thread;
+  };
+
+  std::function<void(const absl::Status&)> For(uint64_t ticket) {
+    return [this, ticket](const absl::Status& status) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        calls_.push_back({ticket, status, std::this_thread::get_id()});
+      }
+      cv_.notify_all();
+    };
+  }
+  // Waits up to 10 s for `n` calls; returns them all.
+  std::vector<Call> WaitFor(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return calls_.size() >= n; });
+    return calls_;
+  }
+  std::vector<Call> calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Call> calls_;
+};
 
 std::vector<DedupEntry> ScanAll(Store& store, Micros since = 0, uint64_t upto = UINT64_MAX) {
   std::vector<DedupEntry> out;
@@ -767,8 +867,12 @@ TEST_F(SqliteStoreTest, NewerSchemaIsFailedPrecondition) {
 
 TEST_F(SqliteStoreTest, NewDatabaseHasTheCurrentSchema) {
   { auto store = OpenOrDie(); }
-  EXPECT_EQ(SchemaVersion(DbPath()), 2);
+  EXPECT_EQ(SchemaVersion(DbPath()), 3);
   EXPECT_EQ(RawCount(DbPath(), "dedup"), 0);
+  EXPECT_EQ(RawCount(DbPath(), "api_keys"), 0);
+  EXPECT_EQ(RawCount(DbPath(), "audit"), 0);
+  EXPECT_EQ(SchemaObjects(DbPath(), "ledger_by_subject"), 1);
+  EXPECT_EQ(SchemaObjects(DbPath(), "audit_by_target"), 1);
 }
 
 // Version 1 had no `dedup` table: ScanDedup read the events and ledger rows.
@@ -794,7 +898,8 @@ TEST_F(SqliteStoreTest, Version1DatabaseIsUpgradedInPlace) {
   {
     auto store = OpenOrDie();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(SchemaVersion(DbPath()), 2);
+    EXPECT_EQ(SchemaVersion(DbPath()), 3);  // 1 -> 2 -> 3 in one go
+    EXPECT_EQ(SchemaObjects(DbPath(), "audit"), 1);
     EXPECT_EQ(Describe(ScanAll(*store)), expected);
     const Replayed after = ReplayAll(*store);
     ASSERT_EQ(after.size(), replayed.size());
@@ -823,11 +928,514 @@ TEST_F(SqliteStoreTest, AFailedUpgradeLeavesVersion1Unchanged) {
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(Options());
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("cannot upgrade " + DbPath() +
-                                          " from schema version 1 to 2"),
+                                          " from schema version 1 to 3"),
             std::string::npos)
       << store.status();
   EXPECT_EQ(SchemaVersion(DbPath()), 1);
   EXPECT_EQ(RawCount(DbPath(), "events"), 1);
+}
+
+// Version 2 had no API keys, audit trail or read indexes.
+TEST_F(SqliteStoreTest, Version2DatabaseIsUpgradedInPlaceKeepingAllData) {
+  std::vector<std::string> dedup;
+  Replayed replayed;
+  Registry registry;
+  {
+    auto store = OpenOrDie();
+    ASSERT_TRUE(store->Append({MakeEvent(1), MakeLedger(LedgerRecord::Kind::kGrant),
+                               SubjectRecord{MakeSubject("user-1", "free")},
+                               TierRecord{MakeTier("free", 5)}, OrgRecord{Org{"acme", "free"}},
+                               MakeLedger(LedgerRecord::Kind::kHold)})
+                    .ok());
+    ASSERT_TRUE(store->Append({CheckpointRecord{"cp"}, MakeEvent(2),
+                               MakeLedger(LedgerRecord::Kind::kReset)})
+                    .ok());
+    ASSERT_TRUE(store->Flush().ok());
+    dedup = Describe(ScanAll(*store));
+    replayed = ReplayAll(*store);
+    registry = *store->LoadRegistry();
+  }
+  DowngradeToVersion2(DbPath());
+  ASSERT_EQ(SchemaObjects(DbPath(), "api_keys"), 0);
+  ASSERT_EQ(SchemaObjects(DbPath(), "ledger_by_subject"), 0);
+  {
+    auto store = OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(SchemaVersion(DbPath()), 3);
+    for (const char* name : {"api_keys", "audit", "ledger_by_subject", "audit_by_target"}) {
+      EXPECT_EQ(SchemaObjects(DbPath(), name), 1) << name;
+    }
+    EXPECT_EQ(store->LastSeq(), 9u);
+    EXPECT_EQ(Describe(ScanAll(*store)), dedup);
+    const Replayed after = ReplayAll(*store);
+    ASSERT_EQ(after.size(), replayed.size());
+    for (size_t i = 0; i < after.size(); ++i) {
+      EXPECT_EQ(after[i].first, replayed[i].first);
+      EXPECT_TRUE(SameRecord(after[i].second, replayed[i].second)) << i;
+    }
+    absl::StatusOr<Registry> loaded = store->LoadRegistry();
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_EQ(loaded->subjects, registry.subjects);
+    EXPECT_EQ(loaded->orgs, registry.orgs);
+    EXPECT_EQ(loaded->tiers, registry.tiers);
+    EXPECT_TRUE(loaded->keys.empty());
+    // The new index covers the old rows: the three user-1 ledger records.
+    absl::StatusOr<std::vector<LedgerEntry>> ledger = store->ReadLedger({.subject = "user-1"});
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    ASSERT_EQ(ledger->size(), 3u);
+    EXPECT_EQ((*ledger)[0].seq, 9u);
+    EXPECT_EQ((*ledger)[0].record, MakeLedger(LedgerRecord::Kind::kReset));
+    // And the new tables take writes.
+    ASSERT_TRUE(store->Append({KeyRecord{MakeKey("key_1", Role::kAdmin)},
+                               MakeAudit("key.create", "key:key_1")})
+                    .ok());
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  auto store = OpenOrDie();  // the upgrade ran once
+  EXPECT_EQ(store->LoadRegistry()->keys.size(), 1u);
+  EXPECT_EQ(store->ReadAudit({})->size(), 1u);
+  EXPECT_EQ(store->LastSeq(), 11u);
+}
+
+TEST_F(SqliteStoreTest, AFailedUpgradeLeavesVersion2Unchanged) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_TRUE(store->Append({MakeEvent(1), MakeLedger(LedgerRecord::Kind::kGrant)}).ok());
+  }
+  DowngradeToVersion2(DbPath());
+  RawSql(DbPath(), "CREATE TABLE audit(x)");  // makes the upgrade's CREATE TABLE fail
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(Options());
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("cannot upgrade " + DbPath() +
+                                          " from schema version 2 to 3 (it is left unchanged)"),
+            std::string::npos)
+      << store.status();
+  EXPECT_EQ(SchemaVersion(DbPath()), 2);
+  EXPECT_EQ(SchemaObjects(DbPath(), "api_keys"), 0);  // created before the failure: rolled back
+  EXPECT_EQ(RawCount(DbPath(), "ledger"), 1);
+  RawSql(DbPath(), "DROP TABLE audit");
+  store = SqliteStore::Open(Options());  // the cause fixed, it upgrades
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(SchemaVersion(DbPath()), 3);
+}
+
+// --- API keys and the audit trail ---------------------------------------------------
+
+TEST_F(SqliteStoreTest, KeysPersistAndReloadAsUpserts) {
+  const ApiKey admin = MakeKey("key_ab12cd34", Role::kAdmin);
+  const ApiKey service = MakeKey("key_00ff00ff", Role::kService);
+  ApiKey revoked = service;
+  revoked.revoked = 1'700'000'900'000'000;
+  {
+    auto store = OpenOrDie();
+    EXPECT_EQ(*store->Append({KeyRecord{service}, KeyRecord{admin}, MakeEvent(1)}), 3u);
+    EXPECT_EQ(*store->Append({KeyRecord{revoked}}), 4u);  // revoking rewrites the key
+    ASSERT_TRUE(store->Flush().ok());
+    absl::StatusOr<Registry> registry = store->LoadRegistry();
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    EXPECT_EQ(registry->keys, (std::vector<ApiKey>{revoked, admin}));  // by id
+  }
+  EXPECT_EQ(RawCount(DbPath(), "api_keys"), 2);
+  auto store = OpenOrDie();
+  EXPECT_EQ(store->LastSeq(), 4u);  // keys use sequence numbers like other records
+  absl::StatusOr<Registry> registry = store->LoadRegistry();
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  ASSERT_EQ(registry->keys.size(), 2u);
+  EXPECT_EQ(registry->keys[0], revoked);  // ordered by id; revoked keys survive
+  EXPECT_EQ(registry->keys[1], admin);
+  Replayed replayed = ReplayAll(*store);
+  ASSERT_EQ(replayed.size(), 1u);  // keys are not replayed
+  EXPECT_EQ(replayed[0].first, 3u);
+}
+
+TEST_F(SqliteStoreTest, CorruptKeyRowIsReportedNotCrashed) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_TRUE(store->Append({KeyRecord{MakeKey("key_1", Role::kAdmin)}}).ok());
+  }
+  RawSql(DbPath(), "UPDATE api_keys SET definition = '{\"role\":\"root\"}'");
+  absl::StatusOr<Registry> registry = OpenOrDie()->LoadRegistry();
+  ASSERT_FALSE(registry.ok());
+  EXPECT_EQ(registry.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(registry.status().message().find("api_keys row \"key_1\""), std::string::npos)
+      << registry.status();
+}
+
+TEST_F(SqliteStoreTest, AuditEntriesRoundTripAndAreNotReplayed) {
+  std::vector<AuditRecord> audits;
+  for (const std::string& h : {std::string(""), std::string("\"quoted\"\n\\"),
+                               std::string("nul\0x", 5), std::string("caf\xc3\xa9 {}")}) {
+    AuditRecord a = MakeAudit("subject.put" + h, "subject:" + h, h);
+    a.actor = "actor" + h;
+    a.address = h;
+    a.before = h;
+    a.after = h;
+    audits.push_back(a);
+  }
+  audits.push_back(AuditRecord{});  // every field empty
+  {
+    auto store = OpenOrDie();
+    std::vector<LogRecord> records = {MakeEvent(1)};
+    for (const AuditRecord& a : audits) records.push_back(a);
+    records.push_back(MakeEvent(2));
+    ASSERT_TRUE(store->Append(std::move(records)).ok());
+  }
+  auto store = OpenOrDie();
+  EXPECT_EQ(store->LastSeq(), audits.size() + 2);
+  absl::StatusOr<std::vector<AuditEntry>> entries = store->ReadAudit({});
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), audits.size());
+  for (size_t i = 0; i < audits.size(); ++i) {
+    const AuditEntry& e = (*entries)[audits.size() - 1 - i];  // newest first
+    EXPECT_EQ(e.seq, i + 2);
+    EXPECT_EQ(e.record, audits[i]) << i;
+  }
+  std::vector<uint64_t> seqs;
+  for (const auto& [seq, record] : ReplayAll(*store)) seqs.push_back(seq);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, audits.size() + 2}));
+}
+
+// An admin change and its audit entry are appended together, so they commit
+// together or not at all.
+TEST_F(SqliteStoreTest, AChangeAndItsAuditEntryCommitOrRollBackTogether) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_TRUE(store->Append({KeyRecord{MakeKey("key_ok", Role::kService)},
+                               MakeAudit("key.create", "key:key_ok")})
+                    .ok());
+  }
+  // The audit insert fails: the key and the subject written before it in the
+  // same append roll back with it.
+  RawSql(DbPath(),
+         "CREATE TRIGGER poison BEFORE INSERT ON audit WHEN NEW.reason = 'poison'"
+         " BEGIN SELECT RAISE(ABORT, 'poisoned audit'); END");
+  {
+    auto store = OpenOrDie();
+    absl::StatusOr<uint64_t> ticket = store->Append(
+        {KeyRecord{MakeKey("key_bad", Role::kAdmin)}, SubjectRecord{MakeSubject("u", "free")},
+         MakeAudit("key.create", "key:key_bad", "poison")});
+    ASSERT_TRUE(ticket.ok());
+    EXPECT_EQ(store->WaitDurable(*ticket).code(), absl::StatusCode::kUnavailable);
+  }
+  // The other way round: the change fails, and its audit entry is not kept.
+  RawSql(DbPath(),
+         "DROP TRIGGER poison; CREATE TRIGGER poison BEFORE INSERT ON api_keys"
+         " WHEN NEW.id = 'key_bad' BEGIN SELECT RAISE(ABORT, 'poisoned key'); END");
+  {
+    auto store = OpenOrDie();
+    absl::StatusOr<uint64_t> ticket = store->Append(
+        {MakeAudit("key.revoke", "key:key_bad"), KeyRecord{MakeKey("key_bad", Role::kAdmin)}});
+    ASSERT_TRUE(ticket.ok());
+    EXPECT_EQ(store->WaitDurable(*ticket).code(), absl::StatusCode::kUnavailable);
+  }
+  auto store = OpenOrDie();
+  absl::StatusOr<Registry> registry = store->LoadRegistry();
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  ASSERT_EQ(registry->keys.size(), 1u);
+  EXPECT_EQ(registry->keys[0].id, "key_ok");
+  EXPECT_TRUE(registry->subjects.empty());
+  absl::StatusOr<std::vector<AuditEntry>> audit = store->ReadAudit({});
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].record.target, "key:key_ok");
+}
+
+// --- reads for the API ---------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, ReadAuditFiltersNewestFirst) {
+  auto store = OpenOrDie();
+  testing::AppendQueryFixture(*store);
+  testing::ExpectAuditQueries(*store);
+  store.reset();
+  store = OpenOrDie();  // the same from disk
+  testing::ExpectAuditQueries(*store);
+}
+
+TEST_F(SqliteStoreTest, ReadLedgerBySubjectNewestFirstWithPaging) {
+  auto store = OpenOrDie();
+  testing::AppendQueryFixture(*store);
+  testing::ExpectLedgerQueries(*store);
+
+  // Every kind of ledger record reads back exactly.
+  std::vector<LogRecord> records;
+  std::vector<LedgerRecord> kinds;
+  for (auto kind : {LedgerRecord::Kind::kHold, LedgerRecord::Kind::kRelease,
+                    LedgerRecord::Kind::kExpire, LedgerRecord::Kind::kRollover}) {
+    LedgerRecord l = MakeLedger(kind);
+    l.subject = "carol";
+    kinds.push_back(l);
+    records.push_back(l);
+  }
+  ASSERT_TRUE(store->WaitDurable(*store->Append(std::move(records))).ok());
+  absl::StatusOr<std::vector<LedgerEntry>> carol = store->ReadLedger({.subject = "carol"});
+  ASSERT_TRUE(carol.ok()) << carol.status();
+  ASSERT_EQ(carol->size(), kinds.size());
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    EXPECT_EQ((*carol)[kinds.size() - 1 - i].record, kinds[i]) << i;
+  }
+}
+
+TEST_F(SqliteStoreTest, ReadsUseTheIndexes) {
+  { auto store = OpenOrDie(); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
+  auto plan = [&](const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &s, nullptr),
+              SQLITE_OK);
+    std::string detail;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      detail += reinterpret_cast<const char*>(sqlite3_column_text(s, 3));
+      detail += "; ";
+    }
+    sqlite3_finalize(s);
+    return detail;
+  };
+  // The shapes of ReadLedger's and ReadAudit's filtered queries.
+  EXPECT_NE(plan("SELECT * FROM ledger WHERE subject = 'a' AND seq < 9 AND time_us >= 0"
+                 " AND time_us < 5 ORDER BY seq DESC LIMIT 10")
+                .find("USING INDEX ledger_by_subject (subject=? AND seq<?)"),
+            std::string::npos);
+  EXPECT_NE(plan("SELECT * FROM audit WHERE target = 'a' AND seq < 9 AND time_us >= 0"
+                 " AND time_us < 5 AND ('' = '' OR actor = '') ORDER BY seq DESC LIMIT 10")
+                .find("USING INDEX audit_by_target (target=? AND seq<?)"),
+            std::string::npos);
+  sqlite3_close(db);
+}
+
+// The reads use their own connection: they neither wait for a commit in
+// progress nor see its records before it is durable.
+TEST_F(SqliteStoreTest, ReadsSeeOnlyDurableRecordsAndDoNotWaitForTheWriter) {
+  auto store = OpenOrDie();
+  ASSERT_TRUE(store->WaitDurable(*store->Append({testing::FixtureGrant(0),
+                                                 testing::FixtureAudit(0)}))
+                  .ok());
+  WriteLock lock(DbPath());  // the writer's next BEGIN waits
+  const uint64_t ticket = *store->Append({testing::FixtureGrant(2), testing::FixtureAudit(2)});
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the writer is stuck now
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(store->ReadLedger({.subject = "alice"})->size(), 1u);
+  EXPECT_EQ(store->ReadAudit({})->size(), 1u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  lock.Release();
+  ASSERT_TRUE(store->WaitDurable(ticket).ok());
+  EXPECT_EQ(store->ReadLedger({.subject = "alice"})->size(), 2u);  // at once, once durable
+  EXPECT_EQ(store->ReadAudit({})->size(), 2u);
+}
+
+TEST_F(SqliteStoreTest, ConcurrentReadsBesideAppendsSeeEveryDurableRecord) {
+  constexpr int kWriters = 4;
+  constexpr int kAppends = 60;
+  auto store = OpenOrDie();
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      const std::string subject = "writer-" + std::to_string(w);
+      for (int a = 0; a < kAppends; ++a) {
+        LedgerRecord grant = testing::FixtureGrant(a);
+        grant.subject = subject;
+        AuditRecord audit = testing::FixtureAudit(a);
+        audit.target = "subject:" + subject;
+        absl::StatusOr<uint64_t> ticket = store->Append({grant, audit});
+        if (!ticket.ok() || !store->WaitDurable(*ticket).ok()) {
+          ++failures;
+          continue;
+        }
+        // Durable, so the next read sees it (newest first: it comes first).
+        absl::StatusOr<std::vector<LedgerEntry>> ledger =
+            store->ReadLedger({.subject = subject, .limit = 1});
+        absl::StatusOr<std::vector<AuditEntry>> entries =
+            store->ReadAudit({.target = audit.target, .limit = 1});
+        if (!ledger.ok() || ledger->size() != 1 || (*ledger)[0].seq != *ticket - 1 ||
+            !entries.ok() || entries->size() != 1 || (*entries)[0].seq != *ticket) {
+          ++failures;
+        }
+      }
+    });
+  }
+  std::thread reader([&] {
+    while (!done) {
+      absl::StatusOr<std::vector<AuditEntry>> all = store->ReadAudit({.limit = 1000});
+      if (!all.ok()) ++failures;
+    }
+  });
+  for (std::thread& t : threads) t.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(store->ReadAudit({.limit = 1000})->size(), static_cast<size_t>(kWriters * kAppends));
+}
+
+// --- WhenDurable -------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, WhenDurableRunsOnTheWriterRightAfterTheCommit) {
+  auto store = OpenOrDie();
+  WriteLock lock(DbPath());  // holds the commit back
+  const uint64_t ticket = *store->Append({testing::FixtureGrant(0)});
+  CallbackLog log;
+  std::atomic<size_t> visible{0};
+  store->WhenDurable(ticket, [&](const absl::Status& status) {
+    // Committed before the callback: a fresh reader sees the record.
+    visible = RawCount(DbPath(), "ledger");
+    log.For(ticket)(status);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(log.calls().empty()) << "called before the commit";
+  lock.Release();
+  const std::vector<CallbackLog::Call> calls = log.WaitFor(1);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_TRUE(calls[0].status.ok()) << calls[0].status;
+  EXPECT_NE(calls[0].thread, std::this_thread::get_id());  // the writer's
+  EXPECT_EQ(visible.load(), 1u);
+}
+
+TEST_F(SqliteStoreTest, WhenDurableIsInlineWhenTheOutcomeIsKnown) {
+  auto store = OpenOrDie();
+  const uint64_t ticket = *store->Append({MakeEvent(1)});
+  ASSERT_TRUE(store->Flush().ok());
+  CallbackLog log;
+  store->WhenDurable(ticket, log.For(ticket));
+  store->WhenDurable(0, log.For(0));                  // nothing appended yet counts too
+  store->WhenDurable(ticket + 1, log.For(ticket + 1));  // never issued
+  const std::vector<CallbackLog::Call> calls = log.calls();  // without waiting
+  ASSERT_EQ(calls.size(), 3u);
+  for (const CallbackLog::Call& call : calls) EXPECT_EQ(call.thread, std::this_thread::get_id());
+  EXPECT_TRUE(calls[0].status.ok());
+  EXPECT_TRUE(calls[1].status.ok());
+  EXPECT_EQ(calls[2].status.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SqliteStoreTest, WhenDurableCallsBackInTicketOrderAcrossThreads) {
+  constexpr int kThreads = 6;
+  constexpr int kAppendsPerThread = 150;
+  auto store = OpenOrDie();
+  CallbackLog log;
+  std::vector<std::thread> threads;
+  std::mutex ids_mu;
+  std::set<std::thread::id> appenders;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      {
+        std::lock_guard<std::mutex> lock(ids_mu);
+        appenders.insert(std::this_thread::get_id());
+      }
+      for (int a = 0; a < kAppendsPerThread; ++a) {
+        std::vector<LogRecord> records(1 + a % 3, LogRecord(MakeEvent(t * 1000 + a)));
+        absl::StatusOr<uint64_t> ticket = store->Append(std::move(records));
+        ASSERT_TRUE(ticket.ok());
+        store->WhenDurable(*ticket, log.For(*ticket));
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const size_t total = kThreads * kAppendsPerThread;
+  const std::vector<CallbackLog::Call> calls = log.WaitFor(total);
+  ASSERT_EQ(calls.size(), total);
+  std::set<uint64_t> tickets;
+  std::vector<uint64_t> on_writer;
+  for (const CallbackLog::Call& call : calls) {
+    EXPECT_TRUE(call.status.ok()) << call.status;
+    EXPECT_TRUE(tickets.insert(call.ticket).second) << "called twice: " << call.ticket;
+    if (appenders.count(call.thread) == 0) on_writer.push_back(call.ticket);
+  }
+  EXPECT_FALSE(on_writer.empty());
+  EXPECT_TRUE(std::is_sorted(on_writer.begin(), on_writer.end()));
+}
+
+TEST_F(SqliteStoreTest, WhenDurableGetsTheErrorOfAFailedCommit) {
+  { auto store = OpenOrDie(); }
+  RawSql(DbPath(),
+         "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.id = 'poison'"
+         " BEGIN SELECT RAISE(ABORT, 'poisoned row'); END");
+  auto store = OpenOrDie();
+  const uint64_t good = *store->Append({MakeEvent(1)});
+  CallbackLog log;
+  store->WhenDurable(good, log.For(good));
+  ASSERT_TRUE(store->WaitDurable(good).ok());
+  EventRecord poison = MakeEvent(2);
+  poison.event.id = "poison";
+  WriteLock lock(DbPath());  // so that both appends are pending when it fails
+  const uint64_t bad = *store->Append({poison});
+  const uint64_t later = *store->Append({MakeEvent(3)});
+  store->WhenDurable(later, log.For(later));
+  store->WhenDurable(bad, log.For(bad));
+  lock.Release();
+  const std::vector<CallbackLog::Call> calls = log.WaitFor(3);
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_TRUE(calls[0].status.ok());
+  const absl::Status failure = store->WaitDurable(bad);
+  EXPECT_EQ(failure.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(calls[1].ticket, bad);  // ticket order, not registration order
+  EXPECT_EQ(calls[1].status, failure);
+  EXPECT_EQ(calls[2].ticket, later);
+  EXPECT_EQ(calls[2].status, failure);
+  // Known from now on: inline, the durable ticket still OK.
+  store->WhenDurable(bad, log.For(bad));
+  store->WhenDurable(good, log.For(good));
+  ASSERT_EQ(log.calls().size(), 5u);
+  EXPECT_EQ(log.calls()[3].status, failure);
+  EXPECT_TRUE(log.calls()[4].status.ok());
+}
+
+TEST_F(SqliteStoreTest, DestroyingTheStoreCallsEveryPendingCallback) {
+  constexpr int kAppends = 300;
+  CallbackLog log;
+  {
+    auto store = OpenOrDie();
+    for (int i = 0; i < kAppends; ++i) {
+      const uint64_t ticket = *store->Append({MakeEvent(i)});
+      store->WhenDurable(ticket, log.For(ticket));
+    }
+  }  // committed by the destructor, which calls back before it returns
+  std::vector<CallbackLog::Call> calls = log.calls();
+  ASSERT_EQ(calls.size(), static_cast<size_t>(kAppends));
+  for (const CallbackLog::Call& call : calls) EXPECT_TRUE(call.status.ok()) << call.status;
+  EXPECT_EQ(ReplayAll(*OpenOrDie()).size(), static_cast<size_t>(kAppends));
+
+  // A store that fails on the way down calls them with its error.
+  RawSql(DbPath(),
+         "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.id = 'poison'"
+         " BEGIN SELECT RAISE(ABORT, 'poisoned row'); END");
+  CallbackLog failed;
+  {
+    auto store = OpenOrDie();
+    WriteLock lock(DbPath());
+    EventRecord poison = MakeEvent(0);
+    poison.event.id = "poison";
+    const uint64_t bad = *store->Append({poison});
+    store->WhenDurable(bad, failed.For(bad));
+    for (int i = 0; i < 10; ++i) {
+      const uint64_t ticket = *store->Append({MakeEvent(i)});
+      store->WhenDurable(ticket, failed.For(ticket));
+    }
+    lock.Release();
+  }
+  calls = failed.calls();
+  ASSERT_EQ(calls.size(), 11u);
+  for (const CallbackLog::Call& call : calls) {
+    EXPECT_EQ(call.status.code(), absl::StatusCode::kUnavailable) << call.status;
+  }
+}
+
+TEST_F(SqliteStoreTest, ACallbackMayAppendAgain) {
+  auto store = OpenOrDie();
+  CallbackLog log;
+  std::atomic<uint64_t> second{0};
+  const uint64_t first = *store->Append({MakeEvent(1)});
+  store->WhenDurable(first, [&](const absl::Status& status) {
+    log.For(first)(status);
+    absl::StatusOr<uint64_t> next = store->Append({MakeEvent(2)});  // no deadlock
+    if (next.ok()) {
+      second = *next;
+      store->WhenDurable(*next, log.For(*next));
+    }
+  });
+  const std::vector<CallbackLog::Call> calls = log.WaitFor(2);
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1].ticket, second.load());
+  EXPECT_TRUE(calls[1].status.ok());
 }
 
 TEST_F(SqliteStoreTest, AnotherApplicationsDatabaseIsRefused) {

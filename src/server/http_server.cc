@@ -1,0 +1,405 @@
+#include "server/http_server.h"
+
+#include <atomic>
+#include <chrono>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/log.h"
+#include "server/api_error.h"
+#include "server/handlers/common.h"
+#include "server/query.h"
+
+namespace tally {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+std::chrono::microseconds Us(Micros us) { return std::chrono::microseconds(us); }
+
+Method MethodOf(http::verb v) {
+  switch (v) {
+    case http::verb::get:
+      return Method::kGet;
+    case http::verb::head:
+      return Method::kHead;
+    case http::verb::post:
+      return Method::kPost;
+    case http::verb::put:
+      return Method::kPut;
+    case http::verb::delete_:
+      return Method::kDelete;
+    case http::verb::options:
+      return Method::kOptions;
+    default:
+      return Method::kOther;
+  }
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  class Session;
+
+  Impl(ServerContext* ctx, const Dispatcher* dispatcher)
+      : ctx_(ctx),
+        dispatcher_(dispatcher),
+        opts_(*ctx->options),
+        threads_(opts_.threads > 0 ? opts_.threads : std::max(1u, std::thread::hardware_concurrency())),
+        io_(threads_),
+        acceptor_(io_),
+        signals_(io_, SIGTERM, SIGINT),
+        drain_timer_(io_),
+        accept_retry_(io_) {}
+
+  absl::Status Listen();
+  std::string address() const { return address_; }
+  void Run();
+  void Drain() {
+    net::post(io_, [this] { DoDrain(); });
+  }
+
+ private:
+  friend class Session;
+  void Accept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void DoDrain();
+  void CheckDrained(std::chrono::steady_clock::time_point deadline);
+
+  // Declared before io_ so that sessions still alive when io_ is destroyed
+  // (after a drain timeout) can unregister themselves.
+  std::atomic<int> sessions_{0};
+  // Every live session, for Drain() to close the idle ones. Guarded by
+  // sessions_mu_; entries are removed by each session's destructor.
+  std::mutex sessions_mu_;
+  std::list<std::weak_ptr<Session>> live_;
+
+  ServerContext* const ctx_;
+  const Dispatcher* const dispatcher_;
+  const ServerOptions& opts_;
+  const int threads_;
+  net::io_context io_;
+  tcp::acceptor acceptor_;
+  net::signal_set signals_;
+  net::steady_timer drain_timer_;
+  net::steady_timer accept_retry_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::string address_;
+  bool drain_started_ = false;  // only touched by handlers on io_ (DoDrain)
+};
+
+// One connection. Every member is touched only on the session's strand.
+class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Impl* server) : stream_(std::move(socket)), server_(server) {
+    beast::error_code ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = peer.address().to_string();
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+    server_->sessions_.fetch_add(1);
+    server_->ctx_->metrics->ConnectionOpened();
+  }
+  ~Session() {
+    {
+      std::lock_guard<std::mutex> lock(server_->sessions_mu_);
+      server_->live_.erase(self_);
+    }
+    server_->ctx_->metrics->ConnectionClosed();
+    server_->sessions_.fetch_sub(1);
+  }
+
+  void Start(std::list<std::weak_ptr<Session>>::iterator self) {
+    self_ = self;
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
+  }
+
+  // Drain: a connection waiting for its next request is closed now.
+  void CloseIfIdle() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_) self->Close();
+    });
+  }
+
+ private:
+  void ReadHeader() {
+    busy_ = false;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_->opts_.max_header_bytes));
+    parser_->body_limit(server_->opts_.max_body_bytes);
+    stream_.expires_after(Us(requests_ == 0 ? server_->opts_.read_timeout : server_->opts_.idle_timeout));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, std::size_t) {
+    if (ec) return OnReadError(ec);
+    busy_ = true;
+    started_ = server_->ctx_->clock->Now();
+    stream_.expires_after(Us(server_->opts_.read_timeout));
+    const auto& req = parser_->get();
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
+        if (wec) return self->Close();
+        self->ReadBody();
+      });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+  }
+
+  void OnBody(beast::error_code ec, std::size_t) {
+    if (ec) return OnReadError(ec);
+    ++requests_;
+    Handle(parser_->release());
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return SendError(PayloadTooLarge(absl::StrCat("request body is larger than ", server_->opts_.max_body_bytes,
+                                                    " bytes; split the batch")));
+    }
+    if (ec == http::error::header_limit) {
+      ApiError e = PayloadTooLarge(absl::StrCat("request headers are larger than ",
+                                                server_->opts_.max_header_bytes, " bytes"));
+      e.status = 431;
+      return SendError(e);
+    }
+    if (ec.category() == beast::error_code(http::error::end_of_stream).category() &&
+        ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      return SendError(ApiError{400, "invalid_request", absl::StrCat("malformed HTTP request: ", ec.message()), ""});
+    }
+    Close();  // end of stream, timeout, reset, or closed by Drain
+  }
+
+  void SendError(const ApiError& error) {
+    busy_ = true;
+    started_ = server_->ctx_->clock->Now();
+    HandlerResult r = ErrorResult(error);
+    Send(std::move(r.response), /*keep_alive=*/false, server_->dispatcher_->router->routes().size(), false);
+  }
+
+  void Handle(http::request<http::string_body> req) {
+    const bool head = req.method() == http::verb::head;
+    bool keep_alive = req.keep_alive();
+    HttpRequest request;
+    request.method = MethodOf(req.method());
+    request.received = started_;
+    request.remote_address = remote_;
+    request.authorization = std::string(req[http::field::authorization]);
+    request.body = std::move(req.body());
+    size_t route = server_->dispatcher_->router->routes().size();
+    HandlerResult result;
+    absl::StatusOr<RequestTarget> target = SplitTarget(std::string_view(req.target().data(), req.target().size()));
+    absl::StatusOr<QueryParams> query =
+        target.ok() ? QueryParams::Parse(target->query) : absl::StatusOr<QueryParams>(target.status());
+    if (!target.ok()) {
+      result = ErrorResult(target.status());
+    } else if (!query.ok()) {
+      result = ErrorResult(query.status());
+    } else {
+      request.path = std::move(target->path);
+      request.query = *std::move(query);
+      result = server_->dispatcher_->Dispatch(request, &route);
+    }
+    if (result.durable.ticket == 0) {
+      return Send(std::move(result.response), keep_alive, route, head);
+    }
+    // Answer once the write is on disk; the store's writer thread calls back.
+    server_->ctx_->engine->WhenDurable(
+        result.durable, [self = shared_from_this(), response = std::move(result.response), keep_alive, route,
+                         head](const absl::Status& durable) mutable {
+          net::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive, route, head,
+                                                   durable]() mutable {
+            if (!durable.ok()) {
+              LogError(absl::StrCat("write not durable: ", durable.message()));
+              response = ErrorResult(durable).response;
+            }
+            self->Send(std::move(response), keep_alive, route, head);
+          });
+        });
+  }
+
+  void Send(HttpResponse response, bool keep_alive, size_t route, bool head) {
+    if (server_->ctx_->draining.load()) keep_alive = false;
+    res_ = {};
+    res_.version(11);
+    res_.result(static_cast<unsigned>(response.status));
+    res_.set(http::field::server, "tally");
+    res_.set(http::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) res_.insert(name, value);
+    res_.keep_alive(keep_alive);
+    const size_t length = response.body.size();
+    if (head) {
+      res_.content_length(length);
+    } else {
+      res_.body() = std::move(response.body);
+      res_.prepare_payload();
+    }
+    if (response.status >= 500) LogWarning(absl::StrCat("answered ", response.status, " to ", remote_));
+    server_->ctx_->metrics->RecordRequest(route, response.status, server_->ctx_->clock->Now() - started_);
+    stream_.expires_after(Us(server_->opts_.write_timeout));
+    http::async_write(stream_, res_, beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t) {
+    if (ec || !res_.keep_alive()) return Close();
+    ReadHeader();
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  Impl* const server_;
+  std::list<std::weak_ptr<Session>>::iterator self_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  std::string remote_;
+  bool busy_ = false;  // a request is being read, handled or answered
+  int64_t requests_ = 0;
+  Micros started_ = 0;
+};
+
+absl::Status HttpServer::Impl::Listen() {
+  const std::string& listen = opts_.listen;
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen: \"", listen, "\" is not host:port (such as 127.0.0.1:8787, or 0.0.0.0:8787)"));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  beast::error_code ec;
+  const net::ip::address addr = net::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("--listen: \"", host, "\" is not an IP address"));
+  const tcp::endpoint endpoint(addr, static_cast<unsigned short>(port));
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, ": ", ec.message()));
+  const tcp::endpoint bound = acceptor_.local_endpoint(ec);
+  address_ = absl::StrCat(bound.address().is_v6() ? "[" : "", bound.address().to_string(),
+                          bound.address().is_v6() ? "]" : "", ":", bound.port());
+  return absl::OkStatus();
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor_.async_accept(net::make_strand(io_), beast::bind_front_handler(&Impl::OnAccept, this));
+}
+
+void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec) {
+    // Most likely out of file descriptors: back off rather than spin.
+    LogWarning(absl::StrCat("accept failed: ", ec.message(), "; retrying in 100 ms"));
+    accept_retry_.expires_after(std::chrono::milliseconds(100));
+    accept_retry_.async_wait([this](beast::error_code) { Accept(); });
+    return;
+  }
+  if (sessions_.load() >= opts_.max_connections) {
+    ctx_->metrics->ConnectionRefused();
+    static constexpr char kBusy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        "Retry-After: 1\r\nContent-Length: 94\r\n\r\n"
+        "{\"error\":{\"code\":\"unavailable\",\"message\":\"too many connections; retry or reuse a connection\"}}";
+    static_assert(sizeof(kBusy) - 1 - std::string_view(kBusy).find("\r\n\r\n") - 4 == 94);
+    beast::error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(net::buffer(kBusy, sizeof(kBusy) - 1), ignored);
+    socket.close(ignored);
+  } else {
+    auto session = std::make_shared<Session>(std::move(socket), this);
+    std::list<std::weak_ptr<Session>>::iterator it;
+    {
+      std::lock_guard<std::mutex> lock(sessions_mu_);
+      it = live_.insert(live_.end(), session);
+    }
+    session->Start(it);
+  }
+  Accept();
+}
+
+void HttpServer::Impl::Run() {
+  work_.emplace(io_.get_executor());
+  signals_.async_wait([this](beast::error_code ec, int signal) {
+    if (ec) return;
+    LogInfo(absl::StrCat(signal == SIGTERM ? "SIGTERM" : "SIGINT", ": draining"));
+    DoDrain();
+  });
+  Accept();
+  LogInfo(absl::StrCat("listening on http://", address_, " with ", threads_, " I/O threads"));
+  std::vector<std::thread> threads;
+  for (int i = 1; i < threads_; ++i) threads.emplace_back([this] { io_.run(); });
+  io_.run();
+  for (std::thread& t : threads) t.join();
+}
+
+void HttpServer::Impl::DoDrain() {
+  if (drain_started_) return;
+  drain_started_ = true;
+  ctx_->draining.store(true);
+  beast::error_code ec;
+  acceptor_.close(ec);
+  signals_.cancel(ec);
+  accept_retry_.cancel();
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    for (auto& weak : live_) {
+      if (auto s = weak.lock()) sessions.push_back(std::move(s));
+    }
+  }
+  LogInfo(absl::StrCat("stopped accepting; finishing ", sessions.size(), " open connections"));
+  for (auto& s : sessions) s->CloseIfIdle();
+  sessions.clear();
+  CheckDrained(std::chrono::steady_clock::now() + Us(opts_.drain_timeout));
+}
+
+void HttpServer::Impl::CheckDrained(std::chrono::steady_clock::time_point deadline) {
+  const int left = sessions_.load();
+  if (left == 0 || std::chrono::steady_clock::now() >= deadline) {
+    if (left > 0) LogWarning(absl::StrCat("drain timed out with ", left, " connections still open"));
+    work_.reset();
+    io_.stop();
+    return;
+  }
+  drain_timer_.expires_after(std::chrono::milliseconds(5));
+  drain_timer_.async_wait([this, deadline](beast::error_code) { CheckDrained(deadline); });
+}
+
+HttpServer::HttpServer(ServerContext* ctx, const Dispatcher* dispatcher)
+    : impl_(std::make_unique<Impl>(ctx, dispatcher)) {}
+HttpServer::~HttpServer() = default;
+absl::Status HttpServer::Listen() { return impl_->Listen(); }
+std::string HttpServer::address() const { return impl_->address(); }
+void HttpServer::Run() { impl_->Run(); }
+void HttpServer::Drain() { impl_->Drain(); }
+
+}  // namespace tally
