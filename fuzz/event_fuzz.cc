@@ -8,14 +8,13 @@
 //   - a decoded event, written back as JSON, decodes to the same event.
 //
 // Thread-safety: libFuzzer calls it from one thread.
+#include <boost/json.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
-
-#include <boost/json.hpp>
 
 #include "core/event.h"
 #include "core/time.h"

@@ -7,6 +7,8 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libabsl-dev libtomlplusplus-dev libsqlite3-dev sqlite3 tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
+  libboost1.81-dev libboost-json1.81-dev libssl-dev
+  clang libclang-rt-14-dev
 )
 
 missing=()

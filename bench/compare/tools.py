@@ -8,6 +8,8 @@ Subcommands:
   pgbench OUT KEY LABEL LOGPREFIX INSERTED
                                   parse pgbench output (stdin) and its -l logs
   rps FILE                        print the rps of a redis-benchmark --csv file
+  servercheck OUT METRICS_BEFORE METRICS_AFTER CONNECTIONS EVENTS
+                                  cross-check a tally result with /metrics
   note OUT TEXT                   add a note to result file OUT
   report RESULTS_DIR CONTEXT [JSON_OUT]
                                   print the comparison table; exit 1 on errors
@@ -196,6 +198,66 @@ def cmd_note(path, text):
     write_result(path, r)
 
 
+def read_metrics(path):
+    """Prometheus text -> {name{labels}: value}; empty when unreadable."""
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("#") or not line.strip():
+                    continue
+                name, _, value = line.rstrip().rpartition(" ")
+                try:
+                    out[name] = float(value)
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    return out
+
+
+def cmd_servercheck(path, before_path, after_path, connections, events_per_request):
+    """Cross-checks a tally run against the server's own /metrics.
+
+    Every 2xx the client counted must be an event the server accepted; the
+    server may have accepted a few more (requests in flight when wrk stopped,
+    at most one per connection). No event may be a replay (ids are unique).
+    """
+    with open(path) as f:
+        r = json.load(f)
+    before, after = read_metrics(before_path), read_metrics(after_path)
+    names = ("tally_events_total", "tally_replays_total", "tally_denials_total",
+             "tally_store_fsyncs_total")
+    if not all(n in before and n in after for n in names[:3]):
+        r["notes"].append("server cross-check skipped: /metrics lacks tally_events_total, "
+                          "tally_replays_total or tally_denials_total")
+        write_result(path, r)
+        return
+    delta = {n: after.get(n, 0) - before.get(n, 0) for n in names}
+    events, ok = int(delta["tally_events_total"]), int(r["operations"])
+    slack = int(connections) * int(events_per_request)
+    r["server"] = {"events": events, "replays": int(delta["tally_replays_total"]),
+                   "denials": int(delta["tally_denials_total"]),
+                   "fsyncs": int(delta["tally_store_fsyncs_total"])}
+    problems = []
+    if events < ok:
+        problems.append(f"server counted {events} events but the client got {ok} acknowledged")
+    elif events > ok + slack:
+        r["notes"].append(f"server counted {events} events, client {ok}: more than the "
+                          f"{slack} that may have been in flight")
+    if r["server"]["replays"]:
+        problems.append(f"{r['server']['replays']} events answered as replays (ids repeat?)")
+    if r["server"]["denials"]:
+        problems.append(f"{r['server']['denials']} denials")
+    if problems:
+        r["errors"] += 1
+        r["error_detail"] = ", ".join(filter(None, [r["error_detail"]] + problems))
+    if r["server"]["fsyncs"] > 0:
+        r["notes"].append(f"{events:,} events in {r['server']['fsyncs']:,} fsyncs "
+                          f"({events / r['server']['fsyncs']:,.1f} events per fsync)")
+    write_result(path, r)
+
+
 def fmt_int(x):
     return f"{x:,.0f}"
 
@@ -258,18 +320,21 @@ def cmd_report(results_dir, context_path, json_out=None):
         return "–" if ok is None else ("✔" if ok else "✘")
 
     tc, tt = results.get("tally_consume"), results.get("tally_track")
-    targets = {
-        "consume ≥100K/s": None if not tc else tc["throughput"] >= 100_000,
-        "≥2× redis(always)": None if ratios["tally/redis(always)"] is None
-        else ratios["tally/redis(always)"] >= 2,
-        "≥2× redis(everysec)": None if ratios["tally/redis(everysec)"] is None
-        else ratios["tally/redis(everysec)"] >= 2,
-        "≥10× postgres": None if ratios["tally/postgres"] is None
-        else ratios["tally/postgres"] >= 10,
-        "p99 ≤5ms": None if not tc else tc["p99_ms"] <= 5,
-        "batch track ≥500K ev/s": None if not tt else tt["throughput"] >= 500_000,
-    }
-    print("targets: " + ", ".join(f"{k} {mark(v)}" for k, v in targets.items()))
+
+    def target(key, name, value, threshold, higher_is_better=True):
+        ok = None if value is None else (value >= threshold if higher_is_better
+                                         else value <= threshold)
+        return {"key": key, "name": name, "value": value, "threshold": threshold, "ok": ok}
+
+    targets = [
+        target("consume_per_s", "consume ≥100K/s", tc and tc["throughput"], 100_000),
+        target("vs_redis_always", "≥2× redis(always)", ratios["tally/redis(always)"], 2),
+        target("vs_redis_everysec", "≥2× redis(everysec)", ratios["tally/redis(everysec)"], 2),
+        target("vs_postgres", "≥10× postgres", ratios["tally/postgres"], 10),
+        target("consume_p99_ms", "p99 ≤5ms", tc and tc["p99_ms"], 5, higher_is_better=False),
+        target("track_events_per_s", "batch track ≥500K ev/s", tt and tt["throughput"], 500_000),
+    ]
+    print("targets: " + ", ".join(f"{t['name']} {mark(t['ok'])}" for t in targets))
 
     notes = [(r["label"], n) for key in order if (r := results.get(key)) for n in r["notes"]]
     for label, n in notes:
@@ -304,7 +369,7 @@ def main(argv):
         sys.exit(__doc__)
     cmd, args = argv[1], argv[2:]
     commands = {"freeport": cmd_freeport, "wrk": cmd_wrk, "redis": cmd_redis,
-                "pgbench": cmd_pgbench, "rps": cmd_rps, "note": cmd_note, "report": cmd_report}
+                "pgbench": cmd_pgbench, "rps": cmd_rps, "servercheck": cmd_servercheck, "note": cmd_note, "report": cmd_report}
     if cmd not in commands:
         sys.exit(__doc__)
     rc = commands[cmd](*args)

@@ -615,9 +615,9 @@ class Parser {
     }
     if (file == nullptr) return tiers;
     for (const auto& [name, node] : *file) {
+      const std::string key(name.str());  // clang < 16 cannot capture a structured binding
       const bool is_default =
-          std::any_of(defaults.begin(), defaults.end(),
-                      [&](const Tier& t) { return t.name == name.str(); });
+          std::any_of(defaults.begin(), defaults.end(), [&](const Tier& t) { return t.name == key; });
       if (!is_default) tiers.push_back(ParseTierAt(*file, name.str()));
     }
     return tiers;

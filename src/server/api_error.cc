@@ -4,11 +4,10 @@
 // Thread-safety: pure functions.
 #include "server/api_error.h"
 
+#include <boost/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include <boost/json.hpp>
 
 namespace tally {
 namespace {
@@ -18,8 +17,8 @@ ApiError Make(int status, std::string code, std::string message, std::string fie
 }
 
 bool IsFieldChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '.' || c == '[' || c == ']' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '[' || c == ']' || c == '-';
 }
 
 // The field path a message begins with ("events[2].data.chars: ..."), or "".
@@ -77,17 +76,13 @@ std::string ValidUtf8(std::string_view s) {
 
 }  // namespace
 
-ApiError InvalidJson(std::string message) {
-  return Make(400, "invalid_json", std::move(message));
-}
+ApiError InvalidJson(std::string message) { return Make(400, "invalid_json", std::move(message)); }
 
 ApiError InvalidRequest(std::string field, std::string message) {
   return Make(422, "invalid_request", std::move(message), std::move(field));
 }
 
-ApiError Unauthorized(std::string message) {
-  return Make(401, "unauthorized", std::move(message));
-}
+ApiError Unauthorized(std::string message) { return Make(401, "unauthorized", std::move(message)); }
 
 ApiError Forbidden(std::string message) { return Make(403, "forbidden", std::move(message)); }
 

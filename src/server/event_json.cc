@@ -31,7 +31,7 @@ constexpr std::string_view kEventKeys[] = {"id",   "subject", "user_id", "type",
                                            "time", "data",    "context"};
 constexpr std::string_view kContextStringKeys[] = {"session_id", "ip",     "user_agent",
                                                    "endpoint",   "method", "error_code"};
-constexpr std::string_view kContextKeys[] = {"session_id", "ip",     "user_agent",   "endpoint",
+constexpr std::string_view kContextKeys[] = {"session_id", "ip",         "user_agent",   "endpoint",
                                              "method",     "error_code", "processing_ms"};
 constexpr std::string_view kTimeProblem =
     "must be an RFC 3339 time string such as 2026-03-08T07:00:00Z";
@@ -128,9 +128,9 @@ class BodyHandler {
   struct Frame {
     explicit Frame(bool object) : is_object(object) {}
     bool is_object;
-    size_t index = 0;                         // array: elements completed
-    std::string key;                          // object: the current key
-    absl::flat_hash_set<std::string> keys;    // object: keys seen so far
+    size_t index = 0;                       // array: elements completed
+    std::string key;                        // object: the current key
+    absl::flat_hash_set<std::string> keys;  // object: keys seen so far
   };
 
   bool ValueDone() {
@@ -187,8 +187,9 @@ std::string DescribeParseError(const json::error_code& ec, std::string_view body
   if (at >= body.size()) return "syntax error";
   const auto c = static_cast<unsigned char>(body[at]);
   if (c >= 0x80) return absl::StrCat("invalid UTF-8 or misplaced byte 0x", absl::Hex(c));
-  if (c < 0x20) return absl::StrCat("syntax error near control character ", int{c},
-                                    " (escape it in strings)");
+  if (c < 0x20) {
+    return absl::StrCat("syntax error near control character ", int{c}, " (escape it in strings)");
+  }
   return absl::StrCat("syntax error near '", std::string(1, static_cast<char>(c)), "'");
 }
 
@@ -281,14 +282,12 @@ absl::Status RejectUnknown(const json::object& o, Names allowed, std::string_vie
 }
 
 // A data value: an integer in [0, INT64_MAX].
-absl::StatusOr<int64_t> Count(const json::value& v, std::string_view prefix,
-                              std::string_view key) {
-  const std::string path = absl::StrCat(std::string(prefix), "data.");
+absl::StatusOr<int64_t> Count(const json::value& v, std::string_view prefix, std::string_view key) {
+  constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
   if (v.is_int64() && v.get_int64() >= 0) return v.get_int64();
+  if (v.is_uint64() && v.get_uint64() <= kMax) return static_cast<int64_t>(v.get_uint64());
+  const std::string path = absl::StrCat(std::string(prefix), "data.");
   if (v.is_uint64()) {
-    if (v.get_uint64() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-      return static_cast<int64_t>(v.get_uint64());
-    }
     return Invalid(path, key, "must be a non-negative integer no larger than 9223372036854775807");
   }
   return Invalid(path, key, "must be a non-negative integer");
@@ -335,15 +334,13 @@ absl::StatusOr<Micros> DecodeTime(const json::object& o, std::string_view prefix
   const json::value* v = Find(o, "time");
   if (v == nullptr) return 0;
   const json::string* text = v->if_string();
-  const std::optional<Micros> time =
-      text == nullptr ? std::nullopt : ParseRfc3339(AsView(*text));
+  const std::optional<Micros> time = text == nullptr ? std::nullopt : ParseRfc3339(AsView(*text));
   if (!time.has_value()) return Invalid(prefix, "time", kTimeProblem);
   // 0 means "when received", so an epoch-zero time (a client bug) cannot be
   // told from none; past year 9999 (with an offset) it cannot be formatted.
   constexpr Micros kLast = int64_t{253'402'300'799} * kMicrosPerSecond + 999'999;
   if (*time <= 0 || *time > kLast) {
-    return Invalid(prefix, "time",
-                   "must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z");
+    return Invalid(prefix, "time", "must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z");
   }
   return *time;
 }
@@ -380,8 +377,8 @@ absl::Status DecodeContext(const json::object& o, std::string_view prefix, Event
     if (!text.ok()) return text.status();
     if (text->has_value()) *targets[i] = **std::move(text);
   }
-  absl::StatusOr<std::optional<int64_t>> ms = OptionalInt(
-      **context, "processing_ms", inner, 0, std::numeric_limits<int64_t>::max());
+  absl::StatusOr<std::optional<int64_t>> ms =
+      OptionalInt(**context, "processing_ms", inner, 0, std::numeric_limits<int64_t>::max());
   if (!ms.ok()) return ms.status();
   if (ms->has_value()) out.processing_ms = **ms;
   return absl::OkStatus();
@@ -401,8 +398,7 @@ absl::Status Validate(const Event& event, const EventDecodeOptions& options) {
     status = ValidateEvent(event);
   }
   if (status.ok() || options.prefix.empty()) return status;
-  return absl::Status(status.code(),
-                      absl::StrCat(std::string(options.prefix), status.message()));
+  return absl::Status(status.code(), absl::StrCat(std::string(options.prefix), status.message()));
 }
 
 }  // namespace
@@ -427,8 +423,8 @@ absl::StatusOr<json::value> ParseJsonBody(std::string_view body) {
           absl::StrCat(parser.handler().duplicate(), ": given more than once"));
     }
     if (ec) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "invalid JSON at byte ", used, ": ", DescribeParseError(ec, body, used)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid JSON at byte ", used, ": ", DescribeParseError(ec, body, used)));
     }
     return parser.handler().stack().release();
   } catch (const std::bad_alloc&) {
@@ -456,12 +452,13 @@ absl::Status RejectUnknownKeys(const json::object& o,
 
 absl::StatusOr<std::optional<std::string>> OptionalString(const json::object& o,
                                                           std::string_view key,
-                                                          std::string_view prefix,
-                                                          size_t max_len) {
+                                                          std::string_view prefix, size_t max_len) {
   const json::value* v = Find(o, key);
   if (v == nullptr) return std::nullopt;
   const json::string* s = v->if_string();
-  if (s == nullptr) return Invalid(prefix, key, absl::StrCat("must be a string, not ", KindName(*v)));
+  if (s == nullptr) {
+    return Invalid(prefix, key, absl::StrCat("must be a string, not ", KindName(*v)));
+  }
   if (s->size() > max_len) {
     return Invalid(prefix, key, absl::StrCat("must be at most ", max_len, " bytes long"));
   }
@@ -482,12 +479,12 @@ absl::StatusOr<std::optional<int64_t>> OptionalInt(const json::object& o, std::s
                                                    int64_t max) {
   const json::value* v = Find(o, key);
   if (v == nullptr) return std::nullopt;
-  const std::string range = absl::StrCat("must be an integer from ", min, " to ", max);
   if (v->is_int64() && v->get_int64() >= min && v->get_int64() <= max) return v->get_int64();
   if (v->is_uint64() && max >= 0 && v->get_uint64() <= static_cast<uint64_t>(max) &&
       static_cast<int64_t>(v->get_uint64()) >= min) {
     return static_cast<int64_t>(v->get_uint64());
   }
+  const std::string range = absl::StrCat("must be an integer from ", min, " to ", max);
   if (v->is_double()) {
     const double d = v->get_double();
     // Boost reads integers past the uint64 range as doubles.
@@ -548,7 +545,8 @@ absl::StatusOr<std::vector<Event>> DecodeEventBatch(const json::object& body, si
   const json::array* list = events->if_array();
   const std::string count_rule = absl::StrCat("must hold 1 to ", max_events, " events");
   if (list == nullptr) {
-    return Invalid("", "events", absl::StrCat("must be an array of events, not ", KindName(*events)));
+    return Invalid("", "events",
+                   absl::StrCat("must be an array of events, not ", KindName(*events)));
   }
   if (list->empty() || list->size() > max_events) return Invalid("", "events", count_rule);
   std::vector<Event> out;

@@ -16,6 +16,7 @@
 #ifndef TALLY_SERVER_EVENT_JSON_H_
 #define TALLY_SERVER_EVENT_JSON_H_
 
+#include <boost/json.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -23,8 +24,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -59,8 +58,7 @@ absl::Status RejectUnknownKeys(const boost::json::object& o,
 // A string of at most `max_len` bytes, or nullopt if absent.
 absl::StatusOr<std::optional<std::string>> OptionalString(const boost::json::object& o,
                                                           std::string_view key,
-                                                          std::string_view prefix,
-                                                          size_t max_len);
+                                                          std::string_view prefix, size_t max_len);
 
 // A non-empty string of at most `max_len` bytes; "<key>: is required" if absent.
 absl::StatusOr<std::string> RequiredString(const boost::json::object& o, std::string_view key,
@@ -73,8 +71,8 @@ absl::StatusOr<std::optional<int64_t>> OptionalInt(const boost::json::object& o,
                                                    int64_t min, int64_t max);
 
 // true or false, or nullopt if absent.
-absl::StatusOr<std::optional<bool>> OptionalBool(const boost::json::object& o,
-                                                 std::string_view key, std::string_view prefix);
+absl::StatusOr<std::optional<bool>> OptionalBool(const boost::json::object& o, std::string_view key,
+                                                 std::string_view prefix);
 
 // The object under `key`, or nullptr if absent. Points into `o`.
 absl::StatusOr<const boost::json::object*> OptionalObject(const boost::json::object& o,

@@ -51,9 +51,7 @@ std::string DecodeError(std::string_view body, const EventDecodeOptions& options
 }
 
 // "[[[...]]]" nested `depth` deep.
-std::string NestedArrays(int depth) {
-  return std::string(depth, '[') + std::string(depth, ']');
-}
+std::string NestedArrays(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
 // ---------------------------------------------------------------------------
 // ParseJsonBody
@@ -77,9 +75,11 @@ TEST(ParseJsonBodyTest, SaysWhatIsWrongAndWhere) {
   EXPECT_EQ(ParseError("{\"a\":1,}"), "invalid JSON at byte 7: syntax error near '}'");
   EXPECT_EQ(ParseError("{'a':1}"), "invalid JSON at byte 1: syntax error near '''");
   EXPECT_EQ(ParseError("{\"a\" 1}"), "invalid JSON at byte 5: syntax error near '1'");
-  EXPECT_EQ(ParseError("{\"a\":1"), "invalid JSON at byte 6: the body ends before the JSON value does");
+  EXPECT_EQ(ParseError("{\"a\":1"),
+            "invalid JSON at byte 6: the body ends before the JSON value does");
   EXPECT_EQ(ParseError("[1,2"), "invalid JSON at byte 4: the body ends before the JSON value does");
-  EXPECT_EQ(ParseError("\"abc"), "invalid JSON at byte 4: the body ends before the JSON value does");
+  EXPECT_EQ(ParseError("\"abc"),
+            "invalid JSON at byte 4: the body ends before the JSON value does");
   EXPECT_EQ(ParseError("{\"a\":tru}"), "invalid JSON at byte 5: syntax error near 't'");
   EXPECT_EQ(ParseError("{\"a\":01}"), "invalid JSON at byte 6: syntax error near '1'");
   EXPECT_EQ(ParseError("{\"a\":NaN}"), "invalid JSON at byte 5: syntax error near 'N'");
@@ -155,7 +155,8 @@ TEST(ParseJsonBodyTest, HandlesHugeStringsAndManyKeys) {
   const json::value v = MustParse("{\"a\":\"" + big + "\"}");
   EXPECT_EQ(v.at("a").as_string().size(), big.size());
   std::string many = "{";
-  for (int i = 0; i < 50'000; ++i) many += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  for (int i = 0; i < 50'000; ++i)
+    many += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
   many += "\"k7\":0}";
   EXPECT_EQ(ParseError(many), "k7: given more than once");
 }
@@ -201,8 +202,10 @@ TEST(OptionalStringTest, ChecksTypeAndLength) {
   EXPECT_EQ(*OptionalString(o, "e", "", 3), "");
   EXPECT_EQ(*OptionalString(o, "null", "", 3), std::nullopt);
   EXPECT_EQ(*OptionalString(o, "absent", "", 3), std::nullopt);
-  EXPECT_EQ(Message(OptionalString(o, "n", "x.", 3).status()), "x.n: must be a string, not a number");
-  EXPECT_EQ(Message(OptionalString(o, "long", "", 3).status()), "long: must be at most 3 bytes long");
+  EXPECT_EQ(Message(OptionalString(o, "n", "x.", 3).status()),
+            "x.n: must be a string, not a number");
+  EXPECT_EQ(Message(OptionalString(o, "long", "", 3).status()),
+            "long: must be at most 3 bytes long");
 }
 
 TEST(RequiredStringTest, RequiresANonEmptyString) {
@@ -229,7 +232,8 @@ TEST(OptionalIntTest, AcceptsOnlyIntegersInRange) {
   EXPECT_EQ(*OptionalInt(o, "n", "", 0, 10), std::nullopt);
   EXPECT_EQ(*OptionalInt(o, "absent", "", 0, 10), std::nullopt);
   EXPECT_EQ(Message(OptionalInt(o, "i", "", 6, 10).status()), "i: must be an integer from 6 to 10");
-  EXPECT_EQ(Message(OptionalInt(o, "neg", "", 0, 10).status()), "neg: must be an integer from 0 to 10");
+  EXPECT_EQ(Message(OptionalInt(o, "neg", "", 0, 10).status()),
+            "neg: must be an integer from 0 to 10");
   EXPECT_EQ(Message(OptionalInt(o, "u", "", 0, kMax).status()),
             "u: must be an integer from 0 to 9223372036854775807");
   EXPECT_EQ(Message(OptionalInt(o, "big", "", 0, kMax).status()),
@@ -245,8 +249,8 @@ TEST(OptionalIntTest, AcceptsOnlyIntegersInRange) {
 }
 
 TEST(OptionalBoolAndObjectTest, CheckTypes) {
-  const json::object o = MustParse("{\"t\":true,\"f\":false,\"o\":{\"a\":1},\"s\":\"true\",\"a\":[]}")
-                             .as_object();
+  const json::object o =
+      MustParse("{\"t\":true,\"f\":false,\"o\":{\"a\":1},\"s\":\"true\",\"a\":[]}").as_object();
   EXPECT_EQ(*OptionalBool(o, "t", ""), true);
   EXPECT_EQ(*OptionalBool(o, "f", ""), false);
   EXPECT_EQ(*OptionalBool(o, "absent", ""), std::nullopt);
@@ -328,7 +332,8 @@ TEST(DecodeEventTest, RequiresIdentity) {
 }
 
 TEST(DecodeEventTest, RejectsWrongTypes) {
-  EXPECT_EQ(DecodeError(R"({"id":7,"subject":"u","type":"t"})"), "id: must be a string, not a number");
+  EXPECT_EQ(DecodeError(R"({"id":7,"subject":"u","type":"t"})"),
+            "id: must be a string, not a number");
   EXPECT_EQ(DecodeError(R"({"id":"e","subject":["u"],"type":"t"})"),
             "subject: must be a string, not an array");
   EXPECT_EQ(DecodeError(R"({"id":"e","subject":"u","type":{}})"),
@@ -342,13 +347,14 @@ TEST(DecodeEventTest, RejectsWrongTypes) {
 }
 
 TEST(DecodeEventTest, RejectsBadDataValues) {
-  for (const char* value : {"-1", "1.5", "1.0", "1e3", "-0.0", "\"5\"", "true", "null", "[]",
-                            "{}", "-9223372036854775808"}) {
+  for (const char* value : {"-1", "1.5", "1.0", "1e3", "-0.0", "\"5\"", "true", "null", "[]", "{}",
+                            "-9223372036854775808"}) {
     const std::string body =
         std::string(R"({"id":"e","subject":"u","type":"t","data":{"chars":)") + value + "}}";
     EXPECT_EQ(DecodeError(body), "data.chars: must be a non-negative integer") << value;
   }
-  for (const char* value : {"9223372036854775808", "18446744073709551615", "18446744073709551616"}) {
+  for (const char* value :
+       {"9223372036854775808", "18446744073709551615", "18446744073709551616"}) {
     const std::string body =
         std::string(R"({"id":"e","subject":"u","type":"t","data":{"chars":)") + value + "}}";
     EXPECT_THAT(DecodeError(body), StartsWith("data.chars: must be a non-negative integer"))
@@ -374,9 +380,8 @@ TEST(DecodeEventTest, RejectsHugeStrings) {
             "id: must be at most 256 bytes long");
   EXPECT_EQ(DecodeError(R"({"id":"e","subject":")" + std::string(129, 'u') + R"(","type":"t"})"),
             "subject: must be at most 128 bytes long");
-  EXPECT_TRUE(DecodeEvent(MustParse(R"({"id":")" + std::string(256, 'e') +
-                                    R"(","subject":")" + std::string(128, 'u') +
-                                    R"(","type":"t"})"))
+  EXPECT_TRUE(DecodeEvent(MustParse(R"({"id":")" + std::string(256, 'e') + R"(","subject":")" +
+                                    std::string(128, 'u') + R"(","type":"t"})"))
                   .ok());
   EXPECT_EQ(DecodeError(R"({"id":"e","subject":"u","type":"t","context":{"user_agent":")" +
                         std::string(1025, 'a') + "\"}}"),
@@ -393,19 +398,22 @@ TEST(DecodeEventTest, AppliesValidateEvent) {
 }
 
 TEST(DecodeEventTest, RejectsBadTimes) {
-  for (const char* time : {"\"yesterday\"", "\"2026-03-08\"", "\"2026-03-08T07:00:00\"",
-                           "\"2026-02-29T00:00:00Z\"", "\"2026-03-08T24:00:00Z\"", "1772953200",
-                           "\"\"", "{}"}) {
-    const std::string body = std::string(R"({"id":"e","subject":"u","type":"t","time":)") + time + "}";
-    EXPECT_EQ(DecodeError(body), "time: must be an RFC 3339 time string such as 2026-03-08T07:00:00Z")
+  for (const char* time :
+       {"\"yesterday\"", "\"2026-03-08\"", "\"2026-03-08T07:00:00\"", "\"2026-02-29T00:00:00Z\"",
+        "\"2026-03-08T24:00:00Z\"", "1772953200", "\"\"", "{}"}) {
+    const std::string body =
+        std::string(R"({"id":"e","subject":"u","type":"t","time":)") + time + "}";
+    EXPECT_EQ(DecodeError(body),
+              "time: must be an RFC 3339 time string such as 2026-03-08T07:00:00Z")
         << time;
   }
   EXPECT_EQ(DecodeError(R"({"id":"e","subject":"u","type":"t","time":"1970-01-01T00:00:00Z"})"),
             "time: must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z");
   EXPECT_EQ(DecodeError(R"({"id":"e","subject":"u","type":"t","time":"1969-12-31T23:59:59Z"})"),
             "time: must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z");
-  EXPECT_EQ(DecodeError(R"({"id":"e","subject":"u","type":"t","time":"9999-12-31T23:00:00-05:00"})"),
-            "time: must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z");
+  EXPECT_EQ(
+      DecodeError(R"({"id":"e","subject":"u","type":"t","time":"9999-12-31T23:00:00-05:00"})"),
+      "time: must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z");
   absl::StatusOr<Event> last = DecodeEvent(
       MustParse(R"({"id":"e","subject":"u","type":"t","time":"9999-12-31T23:59:59.999999Z"})"));
   ASSERT_TRUE(last.ok()) << last.status();
@@ -416,8 +424,9 @@ TEST(DecodeEventTest, RejectsUnknownKeys) {
   EXPECT_EQ(DecodeError(R"({"id":"e","subjet":"u","type":"t"})"),
             "subjet: unknown field; expected one of id, subject, user_id, type, time, data, "
             "context; did you mean \"subject\"?");
-  EXPECT_EQ(DecodeError(R"({"id":"e","subject":"u","type":"t","ttl_s":5})"),
-            "ttl_s: unknown field; expected one of id, subject, user_id, type, time, data, context");
+  EXPECT_EQ(
+      DecodeError(R"({"id":"e","subject":"u","type":"t","ttl_s":5})"),
+      "ttl_s: unknown field; expected one of id, subject, user_id, type, time, data, context");
   EXPECT_THAT(DecodeError(R"({"id":"e","subject":"u","type":"t","context":{"sesion_id":"s"}})"),
               StartsWith("context.sesion_id: unknown field; expected one of session_id, ip, "));
   EXPECT_THAT(DecodeError(R"({"id":"e","subject":"u","type":"t","context":{"sesion_id":"s"}})"),
@@ -470,11 +479,11 @@ TEST(DecodeEventTest, PrefixesEveryMessage) {
 // DecodeEventBatch
 
 TEST(DecodeEventBatchTest, DecodesEveryEvent) {
-  absl::StatusOr<std::vector<Event>> events = DecodeEventBatch(
-      MustParse(R"({"events":[{"id":"a","subject":"u","type":"t"},
+  absl::StatusOr<std::vector<Event>> events =
+      DecodeEventBatch(MustParse(R"({"events":[{"id":"a","subject":"u","type":"t"},
                               {"id":"b","user_id":"v","type":"t","data":{"n":2}}]})")
-          .as_object(),
-      10);
+                           .as_object(),
+                       10);
   ASSERT_TRUE(events.ok()) << events.status();
   ASSERT_EQ(events->size(), 2u);
   EXPECT_EQ((*events)[0].id, "a");
@@ -483,11 +492,11 @@ TEST(DecodeEventBatchTest, DecodesEveryEvent) {
 }
 
 TEST(DecodeEventBatchTest, NamesTheBadEvent) {
-  absl::StatusOr<std::vector<Event>> events = DecodeEventBatch(
-      MustParse(R"({"events":[{"id":"a","subject":"u","type":"t"},
+  absl::StatusOr<std::vector<Event>> events =
+      DecodeEventBatch(MustParse(R"({"events":[{"id":"a","subject":"u","type":"t"},
                               {"id":"b","subject":"u","type":"t","data":{"chars":1.5}}]})")
-          .as_object(),
-      10);
+                           .as_object(),
+                       10);
   ASSERT_FALSE(events.ok());
   EXPECT_EQ(Message(events.status()), "events[1].data.chars: must be a non-negative integer");
   EXPECT_EQ(FromStatus(events.status()).field, "events[1].data.chars");

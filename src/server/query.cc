@@ -65,8 +65,8 @@ bool IsValidUtf8(std::string_view s) {
 }
 
 bool IsPlainNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '.' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-';
 }
 
 // True if `path` has a segment that is exactly "..".
@@ -156,8 +156,8 @@ absl::StatusOr<std::string> PercentDecode(std::string_view text, bool plus_is_sp
 
 absl::StatusOr<RequestTarget> SplitTarget(std::string_view target) {
   if (target.size() > kMaxTargetLength) {
-    return Invalid("path", absl::StrCat("the request target is longer than ", kMaxTargetLength,
-                                        " bytes"));
+    return Invalid("path",
+                   absl::StrCat("the request target is longer than ", kMaxTargetLength, " bytes"));
   }
   if (target.empty() || target.front() != '/') {
     return Invalid("path", "the request target must start with '/'");
@@ -190,9 +190,12 @@ absl::StatusOr<QueryParams> QueryParams::Parse(std::string_view raw) {
     }
     const size_t equals = pair.find('=');
     absl::StatusOr<std::string> name = PercentDecode(pair.substr(0, equals), true);
-    if (!name.ok()) return Invalid("query", absl::StrCat("parameter name ", name.status().message()));
+    if (!name.ok()) {
+      return Invalid("query", absl::StrCat("parameter name ", name.status().message()));
+    }
     if (name->empty()) {
-      return Invalid("query", absl::StrCat("a parameter has an empty name: ", NameForMessage(pair)));
+      return Invalid("query",
+                     absl::StrCat("a parameter has an empty name: ", NameForMessage(pair)));
     }
     const std::string shown = NameForMessage(*name);
     absl::StatusOr<std::string> value = std::string();
@@ -231,8 +234,7 @@ absl::StatusOr<std::optional<Micros>> QueryParams::GetTime(std::string_view name
   std::replace(time.begin(), time.end(), ' ', '+');
   const std::optional<Micros> parsed = ParseRfc3339(time);
   if (!parsed.has_value()) {
-    return Invalid(NameForMessage(name),
-                   "must be an RFC 3339 time such as 2026-03-08T07:00:00Z");
+    return Invalid(NameForMessage(name), "must be an RFC 3339 time such as 2026-03-08T07:00:00Z");
   }
   return *parsed;
 }

@@ -54,8 +54,8 @@ TEST(PercentDecodeTest, RejectsNulBytes) {
 }
 
 TEST(PercentDecodeTest, RejectsInvalidUtf8) {
-  for (const char* text : {"%FF", "%C3", "%C3%28", "%C0%AF", "%ED%A0%80", "%F4%90%80%80",
-                           "\xFF", "%80"}) {
+  for (const char* text :
+       {"%FF", "%C3", "%C3%28", "%C0%AF", "%ED%A0%80", "%F4%90%80%80", "\xFF", "%80"}) {
     absl::StatusOr<std::string> decoded = PercentDecode(text, false);
     ASSERT_FALSE(decoded.ok()) << text;
     EXPECT_THAT(Message(decoded.status()), HasSubstr("UTF-8")) << text;
@@ -208,9 +208,9 @@ TEST(QueryParamsTest, GetIntAcceptsStrictDecimalInRange) {
 }
 
 TEST(QueryParamsTest, GetIntRejectsEverythingElse) {
-  for (const char* value : {"", "abc", "1.5", "1e3", "+5", " 5", "5 ", "0x10", "5abc", "--5",
-                            "9223372036854775808", "-9223372036854775809",
-                            "99999999999999999999999", "1001", "0", "-1"}) {
+  for (const char* value :
+       {"", "abc", "1.5", "1e3", "+5", " 5", "5 ", "0x10", "5abc", "--5", "9223372036854775808",
+        "-9223372036854775809", "99999999999999999999999", "1001", "0", "-1"}) {
     const QueryParams params = MustParse(std::string("limit=") + value);
     absl::StatusOr<std::optional<int64_t>> limit = params.GetInt("limit", 1, 1000);
     ASSERT_FALSE(limit.ok()) << value;
@@ -237,8 +237,7 @@ TEST(QueryParamsTest, GetTimeRejectsBadTimes) {
     const QueryParams params = MustParse(std::string("from=") + value);
     absl::StatusOr<std::optional<Micros>> from = params.GetTime("from");
     ASSERT_FALSE(from.ok()) << value;
-    EXPECT_EQ(Message(from.status()),
-              "from: must be an RFC 3339 time such as 2026-03-08T07:00:00Z")
+    EXPECT_EQ(Message(from.status()), "from: must be an RFC 3339 time such as 2026-03-08T07:00:00Z")
         << value;
   }
 }

@@ -89,6 +89,10 @@ NewKey GenerateApiKey(Role role, std::string name, Micros now) {
 }
 
 absl::StatusOr<ApiKey> KeyFromSecret(std::string_view secret, Role role, std::string name, Micros now) {
+  if (role == Role::kUser) {
+    return absl::InvalidArgumentError(
+        "API keys are for the admin and service roles; users authenticate with JWTs");
+  }
   if (secret.size() < kMinOperatorKeyLength) {
     return absl::InvalidArgumentError(
         absl::StrCat("API key is too short: ", secret.size(), " characters, at least ", kMinOperatorKeyLength,

@@ -47,8 +47,9 @@ NewKey GenerateApiKey(Role role, std::string name, Micros now);
 std::string HashApiKey(std::string_view secret);
 
 // Adopts a key the operator chose (TALLY_ADMIN_KEY). The secret must be
-// 16..256 printable ASCII characters without spaces; otherwise
-// InvalidArgument says which rule it breaks (never echoing the secret).
+// 16..256 printable ASCII characters without spaces, and `role` kAdmin or
+// kService; otherwise InvalidArgument says which rule is broken (never
+// echoing the secret).
 // The id is random, so to load the same key at every start without piling up
 // copies, look it up with KeyRing::FindBySecret first. Because operator keys
 // may be short, key.prefix keeps only their first 4 characters.

@@ -114,6 +114,8 @@ TEST(ApiKeysTest, OperatorKeyWithSpacesControlOrNonAsciiIsRejectedWithoutEchoing
   EXPECT_NE(accented.status().message().find("is not ASCII"), std::string::npos) << accented.status();
 
   EXPECT_FALSE(KeyFromSecret(std::string(257, 'x'), Role::kAdmin, "a", 0).ok());
+  EXPECT_EQ(KeyFromSecret(std::string(20, 'x'), Role::kUser, "a", 0).status().message(),
+            "API keys are for the admin and service roles; users authenticate with JWTs");
   EXPECT_TRUE(KeyFromSecret(std::string(256, 'x'), Role::kAdmin, "a", 0).ok());
 }
 

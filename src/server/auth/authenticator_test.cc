@@ -141,7 +141,8 @@ TEST_F(AuthenticatorTest, OperatorKeyWithoutTheTlyMarkerIsFound) {
 }
 
 TEST_F(AuthenticatorTest, AStoredKeyWithTheUserRoleIsRefused) {
-  ApiKey odd = *KeyFromSecret("tly_user_0123456789abcdef", Role::kUser, "odd", 5);
+  ApiKey odd = *KeyFromSecret("tly_user_0123456789abcdef", Role::kService, "odd", 5);
+  odd.role = Role::kUser;  // as a corrupt or hand-edited store might hold it
   keys_.Put(odd);
   Authenticator auth(&keys_, jwt_.get());
   EXPECT_EQ(ErrorOf(auth, "Bearer tly_user_0123456789abcdef"),

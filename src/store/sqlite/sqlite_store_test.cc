@@ -248,10 +248,10 @@ class CallbackLog {
 
   std::function<void(const absl::Status&)> For(uint64_t ticket) {
     return [this, ticket](const absl::Status& status) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        calls_.push_back({ticket, status, std::this_thread::get_id()});
-      }
+      // Notifies under the lock: once WaitFor sees the call, this is done
+      // with the log, and the test may destroy it.
+      std::lock_guard<std::mutex> lock(mu_);
+      calls_.push_back({ticket, status, std::this_thread::get_id()});
       cv_.notify_all();
     };
   }
