@@ -63,5 +63,22 @@ TEST(GcraTest, HugeCostsSaturateInsteadOfOverflowing) {
   EXPECT_GT(r.retry_at, 0);
 }
 
+// Regression: with each unit and the burst rounded separately, "3 per 1s,
+// burst 3" admitted only 2 at one instant (333,334 us a unit, 1,000,000 the burst).
+TEST(GcraTest, AFullBurstPassesWhenTheRateDoesNotDivideThePeriod) {
+  for (int64_t rate : {3, 7, 9, 11, 13, 1'000'003}) {
+    const RateRule rule{0, rate, kMicrosPerSecond, rate};
+    Micros tat = 0;
+    int64_t admitted = 0;
+    for (int64_t i = 0; i < rate + 5; ++i) {
+      GcraResult r = GcraEvaluate(rule, tat, 1'000'000'000, 1);
+      if (!r.allowed) break;
+      tat = r.new_tat;
+      ++admitted;
+    }
+    EXPECT_EQ(admitted, rate) << "rate " << rate;
+  }
+}
+
 }  // namespace
 }  // namespace tally

@@ -1,7 +1,6 @@
 #include "store/durable_callbacks.h"
 
 #include <utility>
-#include <vector>
 
 namespace tally {
 
@@ -13,9 +12,9 @@ void DurableCallbacks::Add(uint64_t ticket, Callback done) {
   absl::Status status;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // While a thread delivers, earlier callbacks may still be waiting for
-    // it: queue behind them rather than overtake.
-    if (delivering_ || !Due(ticket)) {
+    // Queued if undecided, or behind a callback for an earlier (or the same)
+    // ticket that is still to be called: never overtake it.
+    if (!Due(ticket) || (!pending_.empty() && pending_.begin()->first <= ticket)) {
       pending_.emplace(ticket, std::move(done));
       return;
     }
@@ -43,19 +42,18 @@ void DurableCallbacks::Close(absl::Status status) {
 }
 
 void DurableCallbacks::Deliver(std::unique_lock<std::mutex>& lock) {
-  if (delivering_) return;  // that thread will call what is due now
+  if (delivering_) return;  // that thread calls what is due now too
   delivering_ = true;
-  std::vector<std::pair<Callback, absl::Status>> due;
-  while (true) {
-    for (auto it = pending_.begin(); it != pending_.end() && Due(it->first);
-         it = pending_.erase(it)) {
-      due.emplace_back(std::move(it->second),
-                       it->first <= durable_seq_ ? absl::OkStatus() : failure_);
-    }
-    if (due.empty()) break;
+  // One at a time, so that an Add() inline may follow as soon as every
+  // callback before it has been called.
+  while (!pending_.empty() && Due(pending_.begin()->first)) {
+    const auto first = pending_.begin();
+    const absl::Status status = first->first <= durable_seq_ ? absl::OkStatus() : failure_;
+    Callback done = std::move(first->second);
+    pending_.erase(first);
     lock.unlock();
-    for (auto& [done, status] : due) done(status);
-    due.clear();  // the callbacks' captures are destroyed outside the lock too
+    done(status);
+    done = nullptr;  // its captures are destroyed outside the lock too
     lock.lock();
   }
   delivering_ = false;

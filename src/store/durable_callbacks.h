@@ -4,14 +4,16 @@
 //
 // The store reports progress from the thread that commits: Durable(seq) after
 // a commit, SetFailure(status) after a failed one, Close(status) when it goes
-// away. Whoever makes callbacks due calls them, outside the lock, in ticket
-// order (equal tickets: in the order added); a thread that finds another one
-// already calling leaves the new ones to it, so callbacks never overtake each
-// other. Add() calls a callback inline only when its outcome is known and no
-// callback due before it is still waiting.
+// away. The thread that makes callbacks due calls them, one at a time, outside
+// the lock, in ticket order (equal tickets: in the order added); a thread that
+// finds another one already calling leaves the new ones to it. Add() calls a
+// callback inline when its outcome is known and no callback for an earlier
+// (or the same) ticket is still waiting to be called; else it queues it
+// behind them. So no callback starts before one registered earlier for an
+// earlier or equal ticket.
 //
 // Thread-safety: every method may be called from any thread, also from inside
-// a callback (what that makes due runs after the current callback returns).
+// a callback. Callbacks must not throw.
 #ifndef TALLY_STORE_DURABLE_CALLBACKS_H_
 #define TALLY_STORE_DURABLE_CALLBACKS_H_
 
@@ -68,8 +70,9 @@ class DurableCallbacks {
   // By ticket; equal tickets in the order added (multimap inserts at the end
   // of an equal range).
   std::multimap<uint64_t, Callback> pending_ ABSL_GUARDED_BY(mu_);
-  // A thread is calling callbacks (with mu_ released); it calls what becomes
-  // due meanwhile before clearing this.
+  // A thread is calling the due callbacks (with mu_ released between them);
+  // it also calls what becomes due meanwhile before clearing this. While it
+  // is false, no pending callback is due.
   bool delivering_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -1,5 +1,7 @@
 #include "store/durable_callbacks.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -7,8 +9,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace tally {
 namespace {
@@ -84,17 +84,18 @@ TEST(DurableCallbacksTest, ClosingCallsWhatIsPendingWithItsStatus) {
   EXPECT_EQ(log.calls(), (std::vector<std::string>{"1:ABORTED", "2:ABORTED", "3:ABORTED"}));
 }
 
-TEST(DurableCallbacksTest, ACallbackMayAddAnotherWhichRunsAfterIt) {
+TEST(DurableCallbacksTest, ACallbackMayAddAnother) {
   DurableCallbacks callbacks(0);
   Log log;
   callbacks.Add(1, [&](const absl::Status&) {
-    // Already durable, but this callback is still running: queued behind it
-    // rather than called recursively.
-    callbacks.Add(1, log.For(100));
+    callbacks.Add(1, log.For(100));  // durable, nothing earlier waits: inline
+    callbacks.Add(2, log.For(2));    // not yet durable: queued
     log.For(1)(absl::OkStatus());
   });
   callbacks.Durable(1);
-  EXPECT_EQ(log.calls(), (std::vector<std::string>{"1:OK", "100:OK"}));
+  EXPECT_EQ(log.calls(), (std::vector<std::string>{"100:OK", "1:OK"}));
+  callbacks.Durable(2);
+  EXPECT_EQ(log.calls().back(), "2:OK");
 }
 
 // While one thread calls callbacks, an Add for a durable ticket must not

@@ -125,8 +125,8 @@ struct AuditRecord {
 };
 
 // New kinds are added at the end.
-using LogRecord = std::variant<EventRecord, LedgerRecord, SubjectRecord, OrgRecord,
-                               TierRecord, CheckpointRecord, KeyRecord, AuditRecord>;
+using LogRecord = std::variant<EventRecord, LedgerRecord, SubjectRecord, OrgRecord, TierRecord,
+                               CheckpointRecord, KeyRecord, AuditRecord>;
 
 }  // namespace tally
 

@@ -8,8 +8,8 @@
 // PauseDurability() holds appends "in flight", to test what waits for them.
 //
 // Thread-safety: every method may be called from any thread. WhenDurable
-// callbacks run inline, or on the thread whose call made them due
-// (ResumeDurability, FailWrites, the destructor).
+// callbacks run inline, or on a thread inside Append, ResumeDurability,
+// FailWrites or the destructor (whichever made them due).
 #ifndef TALLY_STORE_MEMORY_STORE_H_
 #define TALLY_STORE_MEMORY_STORE_H_
 

@@ -6,10 +6,10 @@
 #ifndef TALLY_STORE_READ_QUERIES_TEST_UTIL_H_
 #define TALLY_STORE_READ_QUERIES_TEST_UTIL_H_
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "store/store.h"
 
@@ -127,8 +127,7 @@ inline void ExpectAuditQueries(Store& store) {
   EXPECT_EQ(paged, (Seqs{31, 25, 19, 13, 7, 1}));
 
   for (int bad : {0, -1}) {
-    EXPECT_EQ(store.ReadAudit({.limit = bad}).status().code(),
-              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(store.ReadAudit({.limit = bad}).status().code(), absl::StatusCode::kInvalidArgument);
   }
 }
 
@@ -136,12 +135,11 @@ inline void ExpectAuditQueries(Store& store) {
 inline void ExpectLedgerQueries(Store& store) {
   EXPECT_EQ(LedgerSeqs(store, {.subject = "alice"}), (Seqs{32, 26, 20, 14, 8, 2}));
   EXPECT_EQ(LedgerSeqs(store, {.subject = "bob"}), (Seqs{35, 29, 23, 17, 11, 5}));
-  EXPECT_EQ(LedgerSeqs(store, {}).size(), 12u);  // any subject
+  EXPECT_EQ(LedgerSeqs(store, {}).size(), 12u);                 // any subject
   EXPECT_TRUE(LedgerSeqs(store, {.subject = "acme"}).empty());  // the org is not the subject
   EXPECT_EQ(LedgerSeqs(store, {.subject = "bob", .from = 1020, .to = 1060}), (Seqs{17, 11}));
   EXPECT_EQ(LedgerSeqs(store, {.subject = "alice", .limit = 2}), (Seqs{32, 26}));
-  EXPECT_EQ(LedgerSeqs(store, {.subject = "alice", .before_seq = 26, .limit = 2}),
-            (Seqs{20, 14}));
+  EXPECT_EQ(LedgerSeqs(store, {.subject = "alice", .before_seq = 26, .limit = 2}), (Seqs{20, 14}));
 
   Seqs paged;
   LedgerQuery page{.subject = "bob", .limit = 4};

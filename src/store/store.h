@@ -119,8 +119,8 @@ class Store {
   // right after the commit that made the ticket durable (or the failure),
   // outside any store lock. Callbacks are called in ticket order (equal
   // tickets: in the order registered): one for an already durable ticket runs
-  // inline only when no callback for an earlier ticket is still to be called,
-  // else it is queued behind them.
+  // inline unless a callback for an earlier or the same ticket is still
+  // waiting to be called; then it is queued behind them.
   //
   // Every callback is called exactly once, never dropped: when a write fails,
   // the pending ones get the store's error (UnavailableError); a store

@@ -49,12 +49,15 @@ bool Response::HasHeader(std::string_view name) const {
   return std::any_of(headers.begin(), headers.end(), [&](const auto& h) { return IEquals(h.first, name); });
 }
 
-boost::json::value Response::Json(bool* ok) const {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(body, ec);
-  if (ok != nullptr) *ok = !ec;
-  if (ec) return nullptr;
-  return v;
+const boost::json::value& Response::Json(bool* ok) const {
+  if (!parsed_.has_value()) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(body, ec);
+    parsed_ok_ = !ec;
+    parsed_ = parsed_ok_ ? std::move(v) : boost::json::value(nullptr);
+  }
+  if (ok != nullptr) *ok = parsed_ok_;
+  return *parsed_;
 }
 
 std::string Response::Describe() const {

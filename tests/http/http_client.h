@@ -39,11 +39,18 @@ struct Response {
   Headers headers;     // in the order received
   bool keep_alive = true;
 
+ private:
+  mutable std::optional<boost::json::value> parsed_;  // Json()'s cache
+  mutable bool parsed_ok_ = false;
+
+ public:
+
   // The first header of that name (case-insensitive), or "" when absent.
   std::string Header(std::string_view name) const;
   bool HasHeader(std::string_view name) const;
-  // The body parsed as JSON; a null value (and ok == false) when it is not JSON.
-  boost::json::value Json(bool* ok = nullptr) const;
+  // The body parsed as JSON (once; the value lives as long as the response),
+  // or a null value (and *ok false) when it is not JSON.
+  const boost::json::value& Json(bool* ok = nullptr) const;
   // "404 {...}" for assertion messages (the body cut at 600 bytes).
   std::string Describe() const;
 };

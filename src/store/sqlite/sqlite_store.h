@@ -111,8 +111,7 @@ class SqliteStore final : public Store {
   };
 
   SqliteStore(const SqliteStoreOptions& options, std::string path, DbHandle db,
-              std::unique_ptr<Writer> writer, std::unique_ptr<Reader> reader,
-              uint64_t last_seq);
+              std::unique_ptr<Writer> writer, std::unique_ptr<Reader> reader, uint64_t last_seq);
 
   void WriterLoop();
   // Takes the next batch of whole appends off the queue; empty when stopping.
