@@ -16,6 +16,13 @@ class NullStore final : public Store {
   }
   absl::Status WaitDurable(uint64_t) override { return absl::OkStatus(); }
   absl::Status Flush() override { return absl::OkStatus(); }
+  void WhenDurable(uint64_t, std::function<void(const absl::Status&)> done) override { done(absl::OkStatus()); }
+  absl::StatusOr<std::vector<AuditEntry>> ReadAudit(const AuditQuery&) override {
+    return std::vector<AuditEntry>();
+  }
+  absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery&) override {
+    return std::vector<LedgerEntry>();
+  }
   uint64_t LastSeq() const override { return seq_.load(); }
   StoreStats Stats() const override { return StoreStats{}; }
   absl::StatusOr<Registry> LoadRegistry() override { return Registry{}; }

@@ -1,6 +1,6 @@
 -- The seeds' PostgreSQL schema (003_*.txt, "Database Schema Enhancements"),
 -- trimmed to what the hot path touches, plus the subjects the benchmark uses.
--- Run with psql -v subjects=N.
+-- Run with psql -v subjects=N -v quota_limit=L (L: 2000000000 in the benchmark).
 --
 -- Differences from the seed, each in PostgreSQL's favour or needed for a fair
 -- comparison with tally:
@@ -64,8 +64,38 @@ INSERT INTO users (id, email)
 -- The seed's initializeUserQuotas: one row per subject and quota type, with
 -- limits high enough that nothing is denied during the run (as for tally).
 INSERT INTO user_quotas (user_id, quota_type, quota_limit, quota_reset_date, tier)
-  SELECT bench_user(k), t, 2000000000, date_trunc('month', now()) + interval '1 month', 'bench'
+  SELECT bench_user(k), t, :quota_limit, date_trunc('month', now()) + interval '1 month', 'bench'
   FROM generate_series(1, :subjects) AS k,
        unnest(ARRAY['monthly_requests', 'monthly_chars', 'tokens']) AS t;
+
+-- One consume as one server-side call (pg_consume_fn.sql): the same conditional
+-- UPDATE and INSERT as pg_consume_tx.sql without three of its four round
+-- trips. A meter that does not fit raises quota_exceeded, which aborts the
+-- caller's transaction: nothing is counted, nothing is logged.
+CREATE FUNCTION consume_event(event_id text, k bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  fitting int;
+BEGIN
+  WITH fit AS (
+    UPDATE user_quotas
+       SET quota_used = quota_used + CASE quota_type WHEN 'monthly_requests' THEN 1
+                                                     WHEN 'monthly_chars' THEN 100
+                                                     ELSE 10 END,
+           updated_at = now()
+     WHERE user_id = bench_user(k)
+       AND quota_type IN ('monthly_requests', 'monthly_chars', 'tokens')
+       AND quota_used + CASE quota_type WHEN 'monthly_requests' THEN 1
+                                        WHEN 'monthly_chars' THEN 100
+                                        ELSE 10 END <= quota_limit
+    RETURNING 1)
+  SELECT count(*) INTO fitting FROM fit;
+  IF fitting < 3 THEN
+    RAISE EXCEPTION 'quota_exceeded' USING ERRCODE = 'P0001';
+  END IF;
+  INSERT INTO usage_tracking (id, user_id, action_type, characters_processed, tokens_used,
+                              feature_used, quota_consumed)
+  VALUES (event_id, bench_user(k), 'api', 100, 10, 'api', 1);
+END $$;
 
 VACUUM ANALYZE;

@@ -189,10 +189,11 @@ TEST(EngineRecoveryTest, DedupSurvivesRestartsOverSqliteAndAnUpgrade) {
   }
   for (const bool upgrade : {false, true}) {
     SCOPED_TRACE(upgrade ? "upgraded from version 1" : "version 2");
-    if (upgrade) {  // version 1 is version 2 without the dedup table
+    if (upgrade) {  // version 1: version 3 without the dedup table and version 3's additions
       sqlite3* db = nullptr;
       ASSERT_EQ(sqlite3_open((dir / "tally.db").c_str(), &db), SQLITE_OK);
-      ASSERT_EQ(sqlite3_exec(db, "DROP TABLE dedup; UPDATE meta SET value = 1"
+      ASSERT_EQ(sqlite3_exec(db, "DROP TABLE api_keys; DROP TABLE audit; DROP INDEX ledger_by_subject;"
+                                 " DROP TABLE dedup; UPDATE meta SET value = 1"
                                  " WHERE key = 'schema_version'",
                              nullptr, nullptr, nullptr),
                 SQLITE_OK);
@@ -226,6 +227,11 @@ class CorruptCheckpointStore final : public Store {
   explicit CorruptCheckpointStore(Store* inner) : inner_(inner) {}
   absl::StatusOr<uint64_t> Append(std::vector<LogRecord> r) override { return inner_->Append(std::move(r)); }
   absl::Status WaitDurable(uint64_t t) override { return inner_->WaitDurable(t); }
+  void WhenDurable(uint64_t t, std::function<void(const absl::Status&)> done) override {
+    inner_->WhenDurable(t, std::move(done));
+  }
+  absl::StatusOr<std::vector<AuditEntry>> ReadAudit(const AuditQuery& q) override { return inner_->ReadAudit(q); }
+  absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery& q) override { return inner_->ReadLedger(q); }
   absl::Status Flush() override { return inner_->Flush(); }
   uint64_t LastSeq() const override { return inner_->LastSeq(); }
   StoreStats Stats() const override { return inner_->Stats(); }

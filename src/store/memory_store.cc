@@ -1,5 +1,6 @@
 #include "store/memory_store.h"
 
+#include <algorithm>
 #include <string_view>
 #include <utility>
 #include <variant>
@@ -103,14 +104,19 @@ absl::Status CheckLimit(int limit, std::string_view what) {
 
 }  // namespace
 
+uint64_t MemoryStore::FirstSeqToRead(uint64_t before_seq) const {
+  if (before_seq == 0) return durable_seq_;
+  return std::min(durable_seq_, before_seq - 1);
+}
+
 absl::StatusOr<std::vector<AuditEntry>> MemoryStore::ReadAudit(const AuditQuery& query) {
   if (absl::Status s = CheckLimit(query.limit, "ReadAudit"); !s.ok()) return s;
   std::vector<AuditEntry> out;
   std::lock_guard<std::mutex> lock(mu_);
-  // records_[i] has seq i + 1; only the durable ones, newest first.
-  for (size_t i = durable_seq_; i > 0 && out.size() < static_cast<size_t>(query.limit); --i) {
+  // records_[i - 1] has seq i. Only durable ones, newest first.
+  for (uint64_t i = FirstSeqToRead(query.before_seq);
+       i > 0 && out.size() < static_cast<size_t>(query.limit); --i) {
     const auto& [seq, record] = records_[i - 1];
-    if (query.before_seq != 0 && seq >= query.before_seq) continue;
     const auto* a = std::get_if<AuditRecord>(&record);
     if (a == nullptr || a->time < query.from || a->time >= query.to) continue;
     if (!query.target.empty() && a->target != query.target) continue;
@@ -124,11 +130,12 @@ absl::StatusOr<std::vector<LedgerEntry>> MemoryStore::ReadLedger(const LedgerQue
   if (absl::Status s = CheckLimit(query.limit, "ReadLedger"); !s.ok()) return s;
   std::vector<LedgerEntry> out;
   std::lock_guard<std::mutex> lock(mu_);
-  for (size_t i = durable_seq_; i > 0 && out.size() < static_cast<size_t>(query.limit); --i) {
+  for (uint64_t i = FirstSeqToRead(query.before_seq);
+       i > 0 && out.size() < static_cast<size_t>(query.limit); --i) {
     const auto& [seq, record] = records_[i - 1];
-    if (query.before_seq != 0 && seq >= query.before_seq) continue;
     const auto* l = std::get_if<LedgerRecord>(&record);
     if (l == nullptr || l->time < query.from || l->time >= query.to) continue;
+    if (l->kind < LedgerRecord::Kind::kGrant) continue;  // holds, releases, expiries
     if (!query.subject.empty() && l->subject != query.subject) continue;
     out.push_back(LedgerEntry{seq, *l});
   }

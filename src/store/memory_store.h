@@ -78,6 +78,8 @@ class MemoryStore final : public Store {
 
  private:
   void ApplyRegistry(const LogRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The newest seq ReadAudit and ReadLedger look at: durable, < before_seq.
+  uint64_t FirstSeqToRead(uint64_t before_seq) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Guards every member below. Never held while a WhenDurable callback runs.
   // (std::mutex rather than absl::Mutex: TSan sees through it with Debian's

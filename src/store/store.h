@@ -150,9 +150,9 @@ class Store {
   // limit < 1.
   virtual absl::StatusOr<std::vector<AuditEntry>> ReadAudit(const AuditQuery& query) = 0;
 
-  // The ledger records (grants, resets, holds, releases, expiries,
-  // rollovers) matching `query`, newest first, at most query.limit; only
-  // records already durable. InvalidArgumentError if limit < 1.
+  // The adjustments — grants, resets, rollovers; not reservation holds,
+  // releases and expiries — matching `query`, newest first, at most
+  // query.limit; only records already durable. InvalidArgumentError if limit < 1.
   virtual absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery& query) = 0;
 
   // --- Recovery ---------------------------------------------------------

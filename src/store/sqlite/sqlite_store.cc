@@ -74,7 +74,7 @@ CREATE TABLE api_keys(id TEXT PRIMARY KEY, definition TEXT NOT NULL,
 CREATE TABLE audit(
   seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, actor TEXT NOT NULL, address TEXT,
   action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT, reason TEXT);
-CREATE INDEX ledger_by_subject ON ledger(subject, seq);
+CREATE INDEX ledger_by_subject ON ledger(subject, seq) WHERE kind >= 3;
 CREATE INDEX audit_by_target ON audit(target, seq);
 )sql";
 
@@ -124,10 +124,11 @@ enum EventColumn {
 constexpr char kSelectLedgerSql[] = TALLY_SELECT_LEDGER " WHERE seq > ?1 ORDER BY seq";
 // ReadLedger: ?1 before_seq, ?2 from, ?3 to, ?4 limit; ?5 the subject.
 constexpr char kReadLedgerSql[] =
-    TALLY_SELECT_LEDGER " WHERE seq < ?1 AND time_us >= ?2 AND time_us < ?3"
+    TALLY_SELECT_LEDGER " WHERE kind >= 3 AND seq < ?1 AND time_us >= ?2 AND time_us < ?3"
                         " ORDER BY seq DESC LIMIT ?4";
 constexpr char kReadLedgerBySubjectSql[] =
-    TALLY_SELECT_LEDGER " WHERE subject = ?5 AND seq < ?1 AND time_us >= ?2 AND time_us < ?3"
+    TALLY_SELECT_LEDGER " WHERE subject = ?5 AND kind >= 3 AND seq < ?1 AND time_us >= ?2"
+                        " AND time_us < ?3"
                         " ORDER BY seq DESC LIMIT ?4";
 #undef TALLY_SELECT_LEDGER
 enum LedgerColumn {

@@ -1,4 +1,7 @@
--- pgbench script: one consume per transaction on the seeds' schema.
+-- pgbench script: one consume per transaction on the seeds' schema, written
+-- as an application would send it: BEGIN, the conditional UPDATE, the INSERT,
+-- COMMIT -- four round trips. pg_consume_fn.sql runs the same statements in one
+-- call of consume_event() (pg_schema.sql).
 -- Same event as the tally and Redis runs: 1 request, 100 chars, 10 tokens.
 -- Variables: -D subjects=N (subjects 1..N), -D run=<tag> (differs between
 -- runs on one database) and -D n=0 (a per-client counter): every event id is
