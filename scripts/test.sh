@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the whole test suite: every test in a release
-# build, then the engine, core and store tests again under ThreadSanitizer and
-# under AddressSanitizer + UndefinedBehaviorSanitizer.
+# build (unit tests, the CLI, crash and HTTP integration tests against the real
+# binary), then the engine, core, store and server tests again under
+# ThreadSanitizer and under AddressSanitizer + UndefinedBehaviorSanitizer, and
+# finally the libFuzzer targets for a bounded time.
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    the release build only
 set -euo pipefail
@@ -15,7 +17,7 @@ scripts/build.sh release
 
 if [[ "${1:-}" == "--quick" ]]; then exit 0; fi
 
-sanitized_labels='engine|core|store'
+sanitized_labels='engine|core|store|server'
 echo "== ThreadSanitizer: $sanitized_labels tests"
 scripts/build.sh tsan
 # detect_deadlocks=0: a batch holds all 64 engine stripes at once (taken in
@@ -28,3 +30,6 @@ echo "== AddressSanitizer + UBSan: $sanitized_labels tests"
 scripts/build.sh asan
 (cd build/asan && ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" \
   ctest -j2 --output-on-failure -L "$sanitized_labels" --timeout 900)
+
+echo "== libFuzzer: request decoding (${TALLY_FUZZ_SECONDS:-30} s per target)"
+scripts/fuzz.sh "${TALLY_FUZZ_SECONDS:-30}"
