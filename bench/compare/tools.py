@@ -12,6 +12,7 @@ Subcommands:
                                   cross-check a tally result with /metrics
   cpunote OUT W0 C0 S0 W1 C1 S1 CLK_TCK NPROC
                                   add the cores server and client used to OUT
+  fail OUT TEXT                   count one more error in OUT, saying why
   note OUT TEXT                   add a note to result file OUT
   report RESULTS_DIR CONTEXT [JSON_OUT]
                                   print the comparison table; exit 1 on errors
@@ -191,6 +192,15 @@ def cmd_pgbench(out, key, label, log_prefix, inserted):
         "operations": inserted, "duration_s": grab(r"^duration: (\d+) s", float, 0.0),
         "notes": [],
     })
+
+
+def cmd_fail(path, text):
+    """Marks a result as invalid: one more error, and why."""
+    with open(path) as f:
+        r = json.load(f)
+    r["errors"] += 1
+    r["error_detail"] = ", ".join(filter(None, [r["error_detail"], text]))
+    write_result(path, r)
 
 
 def cmd_note(path, text):
@@ -395,7 +405,7 @@ def main(argv):
         sys.exit(__doc__)
     cmd, args = argv[1], argv[2:]
     commands = {"freeport": cmd_freeport, "wrk": cmd_wrk, "redis": cmd_redis,
-                "pgbench": cmd_pgbench, "rps": cmd_rps, "servercheck": cmd_servercheck, "cpunote": cmd_cpunote, "note": cmd_note, "report": cmd_report}
+                "pgbench": cmd_pgbench, "rps": cmd_rps, "servercheck": cmd_servercheck, "cpunote": cmd_cpunote, "fail": cmd_fail, "note": cmd_note, "report": cmd_report}
     if cmd not in commands:
         sys.exit(__doc__)
     rc = commands[cmd](*args)

@@ -132,16 +132,40 @@ std::string FormatRfc3339(Micros t) {
   const CivilDate date = CivilFromDays(days);
   const int64_t seconds = of_day / kMicrosPerSecond;
   const int64_t fraction = of_day % kMicrosPerSecond;
-  char buf[64];
-  int n =
-      std::snprintf(buf, sizeof(buf), "%04lld-%02d-%02dT%02lld:%02lld:%02lld",
-                    static_cast<long long>(date.year), date.month, date.day,
-                    static_cast<long long>(seconds / 3600),
-                    static_cast<long long>(seconds / 60 % 60),
-                    static_cast<long long>(seconds % 60));
+  if (date.year < 0 || date.year > 9999) {  // rare: keep snprintf for the odd widths
+    char buf[64];
+    int n = std::snprintf(buf, sizeof(buf), "%04lld-%02d-%02dT%02lld:%02lld:%02lld",
+                          static_cast<long long>(date.year), date.month, date.day,
+                          static_cast<long long>(seconds / 3600),
+                          static_cast<long long>(seconds / 60 % 60),
+                          static_cast<long long>(seconds % 60));
+    if (fraction != 0) {
+      n += std::snprintf(buf + n, sizeof(buf) - n, ".%06lld", static_cast<long long>(fraction));
+    }
+    buf[n++] = 'Z';
+    return std::string(buf, n);
+  }
+  // Digit by digit: this runs several times for every API response.
+  char buf[32];
+  auto put = [](char* at, int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) at[i] = static_cast<char>('0' + v % 10);
+  };
+  put(buf, date.year, 4);
+  buf[4] = '-';
+  put(buf + 5, date.month, 2);
+  buf[7] = '-';
+  put(buf + 8, date.day, 2);
+  buf[10] = 'T';
+  put(buf + 11, seconds / 3600, 2);
+  buf[13] = ':';
+  put(buf + 14, seconds / 60 % 60, 2);
+  buf[16] = ':';
+  put(buf + 17, seconds % 60, 2);
+  int n = 19;
   if (fraction != 0) {
-    n += std::snprintf(buf + n, sizeof(buf) - n, ".%06lld",
-                       static_cast<long long>(fraction));
+    buf[n++] = '.';
+    put(buf + n, fraction, 6);
+    n += 6;
   }
   buf[n++] = 'Z';
   return std::string(buf, n);

@@ -1,9 +1,13 @@
 #include "server/json_encode.h"
 
+#include <charconv>
 #include <string>
+
+#include "absl/strings/str_cat.h"
 
 #include "core/period.h"
 #include "core/time.h"
+#include "server/json_writer.h"
 
 namespace tally {
 namespace json = boost::json;
@@ -38,20 +42,51 @@ json::value TimeJson(Micros t) {
   return json::string(FormatRfc3339(t));
 }
 
+void AppendQuotaJson(const QuotaView& q, std::string* out) {
+  auto time = [out](Micros t) {
+    if (t == kBeginningOfTime || t == kEndOfTime) {
+      out->append("null");
+    } else {
+      out->push_back('"');
+      out->append(FormatRfc3339(t));
+      out->push_back('"');
+    }
+  };
+  auto limit = [out](const std::optional<int64_t>& v) {
+    if (v) {
+      absl::StrAppend(out, *v);
+    } else {
+      out->append("null");
+    }
+  };
+  out->append("{\"meter\":");
+  AppendJsonString(q.meter, out);
+  absl::StrAppend(out, ",\"scope\":\"", std::string(ScopeName(q.scope)), "\",\"account\":");
+  AppendJsonString(q.account, out);
+  out->append(",\"limit\":");
+  limit(q.limit);
+  absl::StrAppend(out, ",\"used\":", q.used, ",\"reserved\":", q.reserved, ",\"remaining\":");
+  limit(q.remaining);
+  // Percent to two decimals, shortest form ("5", "12.5", "33.33").
+  char buf[32];
+  const double percent = static_cast<double>(static_cast<int64_t>(q.percent * 100 + 0.5)) / 100;
+  auto r = std::to_chars(buf, buf + sizeof buf, percent);
+  out->append(",\"percent\":");
+  out->append(buf, r.ptr);
+  absl::StrAppend(out, ",\"status\":\"", std::string(QuotaStatusName(q.status)), "\",\"period\":{\"start\":");
+  time(q.period.start);
+  out->append(",\"end\":");
+  time(q.period.end);
+  out->append("},\"reset_at\":");
+  time(q.period.end);
+  out->push_back('}');
+}
+
 json::object QuotaJson(const QuotaView& q) {
-  json::object o;
-  o["meter"] = q.meter;
-  o["scope"] = ScopeName(q.scope);
-  o["account"] = q.account;
-  o["limit"] = Limit(q.limit);
-  o["used"] = q.used;
-  o["reserved"] = q.reserved;
-  o["remaining"] = Limit(q.remaining);
-  o["percent"] = static_cast<double>(static_cast<int64_t>(q.percent * 100 + 0.5)) / 100;
-  o["status"] = QuotaStatusName(q.status);
-  o["period"] = {{"start", TimeJson(q.period.start)}, {"end", TimeJson(q.period.end)}};
-  o["reset_at"] = TimeJson(q.period.end);
-  return o;
+  // One writer for both forms, so they cannot drift apart.
+  std::string text;
+  AppendQuotaJson(q, &text);
+  return json::parse(text).as_object();
 }
 
 json::array QuotasJson(const std::vector<QuotaView>& quotas) {
@@ -67,23 +102,37 @@ std::string_view WorstStatus(const std::vector<QuotaView>& quotas) {
   return QuotaStatusName(worst);
 }
 
-json::object DecisionJson(const Decision& d) {
-  json::object o;
-  o["allowed"] = d.allowed;
-  o["replayed"] = d.replayed;
-  o["over_limit"] = d.over_limit;
+void AppendDecisionFields(const Decision& d, std::string* out) {
+  absl::StrAppend(out, "{\"allowed\":", d.allowed ? "true" : "false", ",\"replayed\":",
+                  d.replayed ? "true" : "false", ",\"over_limit\":", d.over_limit ? "true" : "false");
   if (!d.reservation_id.empty()) {
-    o["reservation_id"] = d.reservation_id;
-    o["expires_at"] = TimeJson(d.expires_at);
+    out->append(",\"reservation_id\":");
+    AppendJsonString(d.reservation_id, out);
+    absl::StrAppend(out, ",\"expires_at\":\"", FormatRfc3339(d.expires_at), "\"");
   }
-  o["quotas"] = QuotasJson(d.quotas);
-  json::array thresholds;
-  for (const ThresholdCrossing& t : d.crossings) {
-    thresholds.push_back(
-        {{"meter", t.meter}, {"scope", ScopeName(t.scope)}, {"account", t.account}, {"percent", t.percent}});
+  out->append(",\"quotas\":[");
+  for (size_t i = 0; i < d.quotas.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendQuotaJson(d.quotas[i], out);
   }
-  o["thresholds"] = std::move(thresholds);
-  return o;
+  out->append("],\"thresholds\":[");
+  for (size_t i = 0; i < d.crossings.size(); ++i) {
+    const ThresholdCrossing& t = d.crossings[i];
+    if (i > 0) out->push_back(',');
+    out->append("{\"meter\":");
+    AppendJsonString(t.meter, out);
+    absl::StrAppend(out, ",\"scope\":\"", std::string(ScopeName(t.scope)), "\",\"account\":");
+    AppendJsonString(t.account, out);
+    absl::StrAppend(out, ",\"percent\":", t.percent, "}");
+  }
+  out->push_back(']');
+}
+
+json::object DecisionJson(const Decision& d) {
+  std::string text;
+  AppendDecisionFields(d, &text);
+  text.push_back('}');
+  return json::parse(text).as_object();
 }
 
 json::object SubjectJson(const Subject& s) {

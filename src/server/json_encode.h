@@ -20,12 +20,17 @@ namespace tally {
 // {"meter","scope","account","limit","used","reserved","remaining","percent",
 //  "status","period":{"start","end"},"reset_at"}; limit/remaining null when unlimited.
 boost::json::object QuotaJson(const QuotaView& q);
+// The same, written straight into `out` (the hot path: no allocation per field).
+void AppendQuotaJson(const QuotaView& q, std::string* out);
 boost::json::array QuotasJson(const std::vector<QuotaView>& quotas);
 // The worst status of `quotas` ("ok" when empty).
 std::string_view WorstStatus(const std::vector<QuotaView>& quotas);
 
 // {"allowed","replayed","over_limit","quotas","thresholds"[, "reservation_id","expires_at"]}
 boost::json::object DecisionJson(const Decision& d);
+// The same fields, written straight into `out`, without the closing brace, so
+// that the caller can add its own fields.
+void AppendDecisionFields(const Decision& d, std::string* out);
 
 boost::json::object SubjectJson(const Subject& s);
 boost::json::object OrgJson(const Org& o);

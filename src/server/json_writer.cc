@@ -8,9 +8,13 @@ namespace tally {
 void AppendJsonString(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
-  for (char c : s) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    switch (c) {
+  size_t run = 0;  // start of the pending run of bytes that need no escaping
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    switch (u) {
       case '"':
         out->append("\\\"");
         break;
@@ -27,15 +31,12 @@ void AppendJsonString(std::string_view s, std::string* out) {
         out->append("\\t");
         break;
       default:
-        if (u < 0x20) {
-          out->append("\\u00");
-          out->push_back(kHex[u >> 4]);
-          out->push_back(kHex[u & 15]);
-        } else {
-          out->push_back(c);
-        }
+        out->append("\\u00");
+        out->push_back(kHex[u >> 4]);
+        out->push_back(kHex[u & 15]);
     }
   }
+  out->append(s.data() + run, s.size() - run);
   out->push_back('"');
 }
 

@@ -113,7 +113,7 @@ class HttpClient::Impl {
     buffer_.clear();
   }
 
-  bool Connect(std::chrono::milliseconds timeout, std::string* error) {
+  bool Connect(std::chrono::milliseconds timeout, int receive_buffer, std::string* error) {
     Close();
     const size_t colon = address_.rfind(':');
     if (colon == std::string::npos) {
@@ -130,6 +130,16 @@ class HttpClient::Impl {
     }
     const auto port = static_cast<unsigned short>(std::stoi(address_.substr(colon + 1)));
     stream_.emplace(ioc_);
+    if (receive_buffer > 0) {
+      // Before connecting, so that the window the server sees is small.
+      stream_->socket().open(ip.is_v6() ? tcp::v6() : tcp::v4(), ec);
+      if (!ec) stream_->socket().set_option(net::socket_base::receive_buffer_size(receive_buffer), ec);
+      if (ec) {
+        if (error) *error = "socket: " + ec.message();
+        Close();
+        return false;
+      }
+    }
     stream_->expires_after(timeout);
     beast::error_code result = net::error::would_block;
     stream_->async_connect(tcp::endpoint(ip, port), [&](beast::error_code e) { result = e; });
@@ -244,7 +254,7 @@ void HttpClient::Close() { impl_->Close(); }
 bool HttpClient::Connect(std::string* error) {
   if (impl_->connected()) return true;
   ++connects_;
-  return impl_->Connect(timeout_, error);
+  return impl_->Connect(timeout_, receive_buffer_, error);
 }
 
 Response HttpClient::Request(const std::string& method, const std::string& target, const std::string& body,

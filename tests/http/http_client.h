@@ -72,6 +72,9 @@ class HttpClient {
   const std::string& token() const { return token_; }
   // Per operation (connect, write, read). Default: 20 s.
   void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
+  // SO_RCVBUF of the next connections, e.g. a few KiB for a client that is
+  // slow to read. Default: 0, the system's.
+  void set_receive_buffer(int bytes) { receive_buffer_ = bytes; }
 
   Response Get(const std::string& target) { return Request("GET", target); }
   Response Delete(const std::string& target) { return Request("DELETE", target); }
@@ -111,6 +114,7 @@ class HttpClient {
   std::unique_ptr<Impl> impl_;
   std::string token_;
   std::chrono::milliseconds timeout_{20'000};
+  int receive_buffer_ = 0;
   int connects_ = 0;
 };
 

@@ -20,31 +20,42 @@ std::string DenyMessage(const Decision& d) {
   }
   for (const QuotaView& q : d.quotas) {
     if (q.meter != d.denied_meter || q.scope != d.denied_scope || !q.limit) continue;
-    return absl::StrCat(who, " ", q.meter, " quota of ", q.account, " is exhausted (", q.used, " used",
-                        q.reserved > 0 ? absl::StrCat(" and ", q.reserved, " reserved") : "", " of ",
-                        *q.limit, "); it resets at ", FormatRfc3339(q.period.end));
+    return absl::StrCat(who, " ", q.meter, " quota of ", q.account, " would be exceeded: ", q.used, " used",
+                        q.reserved > 0 ? absl::StrCat(" and ", q.reserved, " reserved") : "", " of ", *q.limit,
+                        ", ", q.remaining.value_or(0), " remaining; it resets at ", FormatRfc3339(q.period.end));
   }
-  return absl::StrCat(who, " ", d.denied_meter, " quota is exhausted");
+  return absl::StrCat(who, " ", d.denied_meter, " quota would be exceeded");
 }
 
 }  // namespace
 
 HandlerResult DecisionResult(const Decision& d, Micros now, int ok_status, bool deny, json::object extra) {
-  json::object body = DecisionJson(d);
-  for (auto& [k, v] : extra) body[k] = std::move(v);
   HandlerResult r;
+  std::string& body = r.response.body;
+  body.reserve(1024);
+  AppendDecisionFields(d, &body);
+  for (const auto& [key, value] : extra) {
+    body.push_back(',');
+    AppendJsonString(std::string_view(key.data(), key.size()), &body);
+    body.push_back(':');
+    AppendJson(value, &body);
+  }
   if (!d.allowed && deny) {
     const bool rate = d.reason == DenyReason::kRateLimited;
-    ApiError e{429, rate ? "rate_limited" : "quota_exceeded", DenyMessage(d), ""};
-    body["error"] = {{"code", e.code}, {"message", e.message}, {"meter", d.denied_meter},
-                     {"scope", ScopeName(d.denied_scope)}};
-    body["retry_at"] = TimeJson(d.retry_at);
+    body.append(",\"error\":{\"code\":");
+    body.append(rate ? "\"rate_limited\"" : "\"quota_exceeded\"");
+    body.append(",\"message\":");
+    AppendJsonString(DenyMessage(d), &body);
+    body.append(",\"meter\":");
+    AppendJsonString(d.denied_meter, &body);
+    absl::StrAppend(&body, ",\"scope\":\"", std::string(ScopeName(d.denied_scope)), "\"}");
+    if (d.retry_at > 0) absl::StrAppend(&body, ",\"retry_at\":\"", FormatRfc3339(d.retry_at), "\"");
     r.response.status = 429;
     if (d.retry_at > 0) AddRetryAfter(d.retry_at, now, &r.response);
   } else {
     r.response.status = ok_status;
   }
-  r.response.body = SerializeJson(body);
+  body.push_back('}');
   AddQuotaHeaders(d.quotas, now, &r.response);
   return r;
 }
