@@ -275,7 +275,8 @@ def cmd_cpunote(path, w0, c0, s0, w1, c1, s1, clk_tck, nproc):
     with open(path) as f:
         r = json.load(f)
     wall = float(w1) - float(w0)
-    if wall > 0:
+    # A server gone by the end of the run (ticks 0) gives no figure.
+    if wall > 0 and float(s1) > 0 and float(s1) >= float(s0):
         server = (float(s1) - float(s0)) / float(clk_tck) / wall
         client = (float(c1) - float(c0)) / wall
         r["cpu_cores"] = {"server": round(server, 2), "load_generator": round(client, 2),

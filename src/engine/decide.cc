@@ -397,7 +397,7 @@ absl::StatusOr<Decision> Engine::ReplayAnswer(const Event& event, Mode mode,
 }
 
 absl::StatusOr<std::vector<Decision>> Engine::TrackBatch(std::vector<Event> events,
-                                                         DeferredWrite* deferred) {
+                                                         DeferredWrite* deferred, bool with_quotas) {
   const Micros now = clock_->Now();
   if (failed_.load(std::memory_order_acquire)) {
     return absl::UnavailableError("storage failed earlier; tally accepts no writes until restarted");
@@ -460,7 +460,7 @@ absl::StatusOr<std::vector<Decision>> Engine::TrackBatch(std::vector<Event> even
     std::vector<Effect> effects;
     const std::string org_id = org != nullptr ? org->def.id : std::string();
     ApplyPrepared(events[i], false, prepared, d, effects, records, events[i].subject, org_id);
-    AddViews(prepared, now, d);
+    if (with_quotas) AddViews(prepared, now, d);
     EventRecord rec;
     rec.org = org_id;
     rec.received = now;

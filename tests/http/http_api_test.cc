@@ -363,6 +363,13 @@ TEST_F(HttpApiTest, ConsumeBeyondTheLimitIs429WithTheQuotas) {
   EXPECT_EQ(Int(requests->at("remaining")), 0);
   EXPECT_EQ(Str(requests->at("status")), "exceeded");
   EXPECT_EQ(r.Header("X-Usage-Remaining"), "0");
+  // The message says which quota, and (this one never resets) no reset time
+  // that does not exist.
+  const std::string message = Str(At(At(body, "error"), "message"));
+  EXPECT_NE(message.find("requests"), std::string::npos) << message;
+  EXPECT_FALSE(message.ends_with("resets at ")) << "server bug: a quota that never resets is said to reset at \"\": "
+                                                << message;
+  EXPECT_FALSE(r.HasHeader("Retry-After") && std::stoll(r.Header("Retry-After")) <= 0) << r.Header("Retry-After");
   // A denial records nothing.
   EXPECT_EQ(CurrentUsed(*admin_, "alice", "requests"), 5);
 

@@ -80,6 +80,8 @@ class HttpClient {
   Response Delete(const std::string& target) { return Request("DELETE", target); }
   Response Post(const std::string& target, const std::string& body) { return Request("POST", target, body); }
   Response Put(const std::string& target, const std::string& body) { return Request("PUT", target, body); }
+  Response Post(const std::string& target, const char* body) { return Request("POST", target, body); }
+  Response Put(const std::string& target, const char* body) { return Request("PUT", target, body); }
   Response Post(const std::string& target, const boost::json::value& body) {
     return Request("POST", target, boost::json::serialize(body));
   }

@@ -1,6 +1,8 @@
 // Usage: track (one event or an all-or-nothing batch), and the reads of a
 // subject's quotas — current usage, quota status, quota history.
 #include <string>
+
+#include "absl/strings/str_cat.h"
 #include <utility>
 
 #include "server/event_json.h"
@@ -24,7 +26,7 @@ HandlerResult Track(ServerContext& ctx, HttpRequest& request) {
     absl::StatusOr<std::vector<Event>> events = DecodeEventBatch(body, ctx.options->max_batch_events);
     if (!events.ok()) return ErrorResult(events.status());
     const size_t n = events->size();
-    absl::StatusOr<std::vector<Decision>> ds = ctx.engine->TrackBatch(*std::move(events), &deferred);
+    absl::StatusOr<std::vector<Decision>> ds = ctx.engine->TrackBatch(*std::move(events), &deferred, /*with_quotas=*/false);
     if (!ds.ok()) return ErrorResult(ds.status());
     int64_t replayed = 0;
     for (const Decision& d : *ds) {
