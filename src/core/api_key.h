@@ -28,7 +28,7 @@ struct ApiKey {
   std::string name;    // what the operator called it
   Role role = Role::kService;
   std::string hash;    // lowercase hex SHA-256 of the whole key
-  std::string prefix;  // the key's first 12 characters, to recognise it
+  std::string prefix;  // the role marker and first random characters, to recognise it
   Micros created = 0;
   Micros revoked = 0;  // 0: active
   // Per-key limit on write requests; 0 = the server's default.

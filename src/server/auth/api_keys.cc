@@ -83,7 +83,9 @@ NewKey GenerateApiKey(Role role, std::string name, Micros now) {
   result.key.name = std::move(name);
   result.key.role = role;
   result.key.hash = HashApiKey(result.secret);
-  result.key.prefix = result.secret.substr(0, 12);
+  // The role marker and 4 random characters ("tly_service_Xy3k"): enough to
+  // tell keys apart in lists and logs, 24 bits of 256 given away.
+  result.key.prefix = result.secret.substr(0, result.secret.size() - kApiKeyRandomChars + 4);
   result.key.created = now;
   return result;
 }

@@ -24,7 +24,7 @@ TEST(ApiKeysTest, GeneratedServiceKeyHasTheDocumentedShape) {
   EXPECT_EQ(key.name, "billing backend");
   EXPECT_EQ(key.role, Role::kService);
   EXPECT_EQ(key.hash, HashApiKey(created.secret));
-  EXPECT_EQ(key.prefix, created.secret.substr(0, 12));
+  EXPECT_EQ(key.prefix, created.secret.substr(0, created.secret.size() - kApiKeyRandomChars + 4));
   EXPECT_EQ(key.created, 1'700'000'000'000'000);
   EXPECT_EQ(key.revoked, 0);
   EXPECT_EQ(key.hash.find(created.secret), std::string::npos);
@@ -35,7 +35,7 @@ TEST(ApiKeysTest, GeneratedAdminKeyIsMarkedAdmin) {
   EXPECT_EQ(created.secret.substr(0, 10), "tly_admin_");
   EXPECT_EQ(created.secret.size(), 10u + 43u);
   EXPECT_EQ(created.key.role, Role::kAdmin);
-  EXPECT_EQ(created.key.prefix, created.secret.substr(0, 12));
+  EXPECT_EQ(created.key.prefix, created.secret.substr(0, created.secret.size() - kApiKeyRandomChars + 4));
 }
 
 TEST(ApiKeysTest, KeysAndIdsAreDistinct) {
