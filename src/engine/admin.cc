@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/engine.h"
@@ -33,6 +34,22 @@ Subject Patched(Subject base, const SubjectPatch& patch) {
   if (patch.stripe_customer_id) base.stripe_customer_id = *patch.stripe_customer_id;
   if (patch.notify) base.notify = *patch.notify;
   return base;
+}
+
+// [A-Za-z0-9_.-]{1,64}, as the config file requires of tier names.
+bool IsTierName(const std::string& name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+// local@domain, no spaces or control characters: enough to catch a mistake,
+// not a full RFC 5322 parser (mail delivery has the last word).
+bool LooksLikeEmail(const std::string& email) {
+  const size_t at = email.find('@');
+  return email.size() <= 320 && at != std::string::npos && at > 0 && at + 1 < email.size() &&
+         email.find('@', at + 1) == std::string::npos &&
+         std::none_of(email.begin(), email.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20; });
 }
 
 }  // namespace
@@ -67,6 +84,9 @@ absl::Status Engine::ValidateSubject(const Subject& subject) const {
   }
   if (subject.anchor_day < 1 || subject.anchor_day > 31) {
     return absl::InvalidArgumentError("anchor_day: must be between 1 and 31");
+  }
+  if (!subject.email.empty() && !LooksLikeEmail(subject.email)) {
+    return absl::InvalidArgumentError(absl::StrCat("email: \"", subject.email, "\" is not an email address"));
   }
   for (const auto& [meter, limit] : subject.overrides) {
     if (MeterIndexOf(meters_, meter) < 0) {
@@ -212,8 +232,8 @@ absl::Status Engine::PutOrg(Org org, const Actor& actor) {
 
 absl::Status Engine::PutTier(Tier tier, const Actor& actor) {
   if (failed_.load()) return absl::UnavailableError(kStoreFailed);
-  if (tier.name.empty() || tier.name.size() > kMaxNameLength) {
-    return absl::InvalidArgumentError("name: must be 1 to 128 characters");
+  if (!IsTierName(tier.name)) {
+    return absl::InvalidArgumentError("name: a tier name must match [A-Za-z0-9_.-]{1,64}");
   }
   for (const Quota& q : tier.quotas) {
     if (MeterIndexOf(meters_, q.meter) < 0) {
@@ -246,7 +266,7 @@ absl::Status Engine::PutTier(Tier tier, const Actor& actor) {
       tier_defs_ = std::move(saved_defs);
       tiers_ = std::move(saved_tiers);
       plans_ = std::move(saved_plans);
-      return absl::InvalidArgumentError(s.message());
+      return absl::InvalidArgumentError(absl::StrCat("inherits: ", s.message()));
     }
   }
   std::vector<LogRecord> records;

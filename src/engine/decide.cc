@@ -199,6 +199,9 @@ void Engine::AddViews(const Prepared& prepared, Micros now, Decision& d) const {
   }
 }
 
+// Mixed into a reservation request's fingerprint (see Decide).
+constexpr uint64_t kReserveFingerprintSalt = 0x9e3779b97f4a7c15ULL;
+
 absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
                                         const std::string& reservation_id,
                                         DeferredWrite* deferred) {
@@ -217,6 +220,9 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
   } else {
     if (absl::Status s = ValidateEvent(event); !s.ok()) return s;
     fingerprint = Fingerprint(event);
+    // An id used to reserve and the same id used to consume or track are
+    // different requests: the second is a conflict, never a replay of the first.
+    if (mode == Mode::kReserve) fingerprint ^= kReserveFingerprintSalt;
   }
   if (event.time == 0) event.time = now;
   if (absl::Status s = ValidateTime(event, now); !s.ok()) return s;
@@ -296,11 +302,16 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
   if (mode == Mode::kCommit) {
     std::lock_guard<std::mutex> lock(reservations_mu_);
     auto it = reservations_.find(reservation_id);
-    if (it == reservations_.end() || it->second->state == Reservation::State::kCommitted ||
+    // A hold past its TTL is expired even if the sweep has not dropped it yet.
+    const bool expired = it != reservations_.end() &&
+                         (it->second->state == Reservation::State::kExpired ||
+                          (it->second->state == Reservation::State::kOpen && it->second->expires_at <= now));
+    if (it == reservations_.end() || expired || it->second->state == Reservation::State::kCommitted ||
         it->second->state == Reservation::State::kReleased) {
       return absl::FailedPreconditionError(
           absl::StrCat("reservation \"", reservation_id, "\" was already ",
-                       it == reservations_.end() ? "closed"
+                       it == reservations_.end()                              ? "closed"
+                       : expired                                              ? "expired (its TTL passed)"
                        : it->second->state == Reservation::State::kCommitted ? "committed"
                                                                              : "released"));
     }

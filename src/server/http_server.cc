@@ -127,10 +127,13 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
   }
 
-  // Drain: a connection waiting for its next request is closed now.
+  // Drain: a connection waiting for its next request stops waiting. Its
+  // pending read is cancelled rather than its socket closed: a request whose
+  // read has already completed (its handler queued on the strand) is still
+  // handled and answered, with "Connection: close".
   void CloseIfIdle() {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (!self->busy_) self->Close();
+      if (!self->busy_) self->stream_.cancel();
     });
   }
 
@@ -262,7 +265,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnWrite(beast::error_code ec, std::size_t) {
-    if (ec || !res_.keep_alive()) return Close();
+    // Draining: no next request on this connection, even if the answer went
+    // out before the drain began.
+    if (ec || !res_.keep_alive() || server_->ctx_->draining.load()) return Close();
     ReadHeader();
   }
 

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -55,15 +56,17 @@ const json::value& At(const json::value& v, std::string_view key) {
   return found == nullptr ? kNull : *found;
 }
 
-std::string Str(const json::value& v) { return v.is_string() ? std::string(v.as_string()) : std::string(); }
+std::string Str(const json::value& v) {
+  return v.is_string() ? std::string(v.as_string()) : std::string();
+}
 
-int64_t Int(const json::value& v) { return v.is_int64() ? v.as_int64() : (v.is_uint64() ? int64_t(v.as_uint64()) : -999); }
+int64_t Int(const json::value& v) {
+  return v.is_int64() ? v.as_int64() : (v.is_uint64() ? int64_t(v.as_uint64()) : -999);
+}
 
 class HttpApiTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    StartServer(ServerSetup{.config = kConfig});
-  }
+  void SetUp() override { StartServer(ServerSetup{.config = kConfig}); }
 
   void StartServer(ServerSetup setup) {
     server_ = std::make_unique<ServerProcess>(std::move(setup));
@@ -83,7 +86,9 @@ class HttpApiTest : public ::testing::Test {
     EXPECT_EQ(code, std::optional<int>(0)) << "signal " << signal << "; log:\n" << server_->Log();
   }
 
-  Response Consume(const json::object& event) { return service_->Post("/api/quota/consume", json::value(event)); }
+  Response Consume(const json::object& event) {
+    return service_->Post("/api/quota/consume", json::value(event));
+  }
 
   // The audit entries (newest first) through the admin key.
   json::array Audit(const std::string& query = "") {
@@ -124,11 +129,18 @@ TEST_F(HttpApiTest, HealthReadinessAndMetricsArePublic) {
   EXPECT_EQ(r.Header("Content-Type").rfind("text/plain", 0), 0u) << r.Header("Content-Type");
   EXPECT_NE(r.body.find("# TYPE tally_http_requests_total counter"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("# TYPE tally_decisions_total counter"), std::string::npos) << r.body;
-  EXPECT_EQ(MetricValue(r.body, "tally_http_requests_total{route=\"POST /api/quota/consume\",status=\"200\"}"), 1)
+  EXPECT_EQ(
+      MetricValue(r.body,
+                  "tally_http_requests_total{route=\"POST /api/quota/consume\",status=\"200\"}"),
+      1)
       << r.body;
-  EXPECT_EQ(MetricValue(r.body, "tally_http_requests_total{route=\"GET /healthz\",status=\"200\"}"), 2) << r.body;
-  EXPECT_EQ(MetricValue(r.body, "tally_decisions_total{op=\"consume\",outcome=\"allowed\"}"), 1) << r.body;
-  EXPECT_EQ(MetricValue(r.body, "tally_decisions_total{op=\"check\",outcome=\"allowed\"}"), 1) << r.body;
+  EXPECT_EQ(MetricValue(r.body, "tally_http_requests_total{route=\"GET /healthz\",status=\"200\"}"),
+            2)
+      << r.body;
+  EXPECT_EQ(MetricValue(r.body, "tally_decisions_total{op=\"consume\",outcome=\"allowed\"}"), 1)
+      << r.body;
+  EXPECT_EQ(MetricValue(r.body, "tally_decisions_total{op=\"check\",outcome=\"allowed\"}"), 1)
+      << r.body;
   // Every sample line is "name{labels} number" or "name number".
   std::istringstream lines(r.body);
   for (std::string line; std::getline(lines, line);) {
@@ -162,7 +174,8 @@ TEST_F(HttpApiTest, OpenApiListsEveryRouteTheServerAnswers) {
     size_t start = 0;
     while (true) {
       const size_t slash = p.find('/', start);
-      out.emplace_back(p.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+      out.emplace_back(p.substr(
+          start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
       if (slash == std::string_view::npos) return out;
       start = slash + 1;
     }
@@ -200,24 +213,65 @@ TEST_F(HttpApiTest, OpenApiListsEveryRouteTheServerAnswers) {
   };
 
   // Every path of DESIGN.md's endpoint table, with ids filled in.
-  const std::vector<std::string> candidates = {
-      "/api/quota/consume", "/api/quota/check", "/api/quota/reservations", "/api/quota/reservations/x/commit",
-      "/api/quota/reservations/x", "/api/usage/track", "/api/usage/current", "/api/usage/history",
-      "/api/usage/analytics", "/api/usage/export", "/api/quota/status", "/api/quota/history",
-      "/api/quota/update", "/api/quota/reset", "/api/admin/usage/system", "/api/admin/usage/users",
-      "/api/admin/quota/user/x", "/api/admin/quota/bulk", "/api/admin/analytics", "/api/admin/users",
-      "/api/admin/users/x", "/api/admin/tiers", "/api/admin/tiers/x", "/api/admin/audit", "/api/admin/keys",
-      "/api/admin/keys/x", "/api/stream", "/healthz", "/readyz", "/metrics", "/openapi.json"};
+  const std::vector<std::string> candidates = {"/api/quota/consume",
+                                               "/api/quota/check",
+                                               "/api/quota/reservations",
+                                               "/api/quota/reservations/x/commit",
+                                               "/api/quota/reservations/x",
+                                               "/api/usage/track",
+                                               "/api/usage/current",
+                                               "/api/usage/history",
+                                               "/api/usage/analytics",
+                                               "/api/usage/export",
+                                               "/api/quota/status",
+                                               "/api/quota/history",
+                                               "/api/quota/update",
+                                               "/api/quota/reset",
+                                               "/api/admin/usage/system",
+                                               "/api/admin/usage/users",
+                                               "/api/admin/quota/user/x",
+                                               "/api/admin/quota/bulk",
+                                               "/api/admin/analytics",
+                                               "/api/admin/users",
+                                               "/api/admin/users/x",
+                                               "/api/admin/tiers",
+                                               "/api/admin/tiers/x",
+                                               "/api/admin/audit",
+                                               "/api/admin/keys",
+                                               "/api/admin/keys/x",
+                                               "/api/stream",
+                                               "/healthz",
+                                               "/readyz",
+                                               "/metrics",
+                                               "/openapi.json"};
   // Routes that must exist today.
-  const std::set<std::string> required = {
-      "POST /api/quota/consume", "POST /api/quota/check", "POST /api/quota/reservations",
-      "POST /api/quota/reservations/{id}/commit", "DELETE /api/quota/reservations/{id}", "POST /api/usage/track",
-      "GET /api/usage/current", "GET /api/quota/status", "GET /api/quota/history", "PUT /api/quota/update",
-      "POST /api/quota/reset", "GET /api/admin/users", "GET /api/admin/users/{id}", "PUT /api/admin/users/{id}",
-      "PUT /api/admin/quota/user/{id}", "POST /api/admin/quota/bulk", "GET /api/admin/tiers",
-      "GET /api/admin/tiers/{name}", "PUT /api/admin/tiers/{name}", "GET /api/admin/audit", "POST /api/admin/keys",
-      "GET /api/admin/keys", "DELETE /api/admin/keys/{id}", "GET /healthz", "GET /readyz", "GET /metrics",
-      "GET /openapi.json"};
+  const std::set<std::string> required = {"POST /api/quota/consume",
+                                          "POST /api/quota/check",
+                                          "POST /api/quota/reservations",
+                                          "POST /api/quota/reservations/{id}/commit",
+                                          "DELETE /api/quota/reservations/{id}",
+                                          "POST /api/usage/track",
+                                          "GET /api/usage/current",
+                                          "GET /api/quota/status",
+                                          "GET /api/quota/history",
+                                          "PUT /api/quota/update",
+                                          "POST /api/quota/reset",
+                                          "GET /api/admin/users",
+                                          "GET /api/admin/users/{id}",
+                                          "PUT /api/admin/users/{id}",
+                                          "PUT /api/admin/quota/user/{id}",
+                                          "POST /api/admin/quota/bulk",
+                                          "GET /api/admin/tiers",
+                                          "GET /api/admin/tiers/{name}",
+                                          "PUT /api/admin/tiers/{name}",
+                                          "GET /api/admin/audit",
+                                          "POST /api/admin/keys",
+                                          "GET /api/admin/keys",
+                                          "DELETE /api/admin/keys/{id}",
+                                          "GET /healthz",
+                                          "GET /readyz",
+                                          "GET /metrics",
+                                          "GET /openapi.json"};
 
   std::set<std::string> answered;  // "METHOD pattern"
   auto probe = [&](const std::string& path) {
@@ -228,7 +282,8 @@ TEST_F(HttpApiTest, OpenApiListsEveryRouteTheServerAnswers) {
     }
     ASSERT_TRUE(IsError(p, 405, "method_not_allowed")) << path;
     const std::string pattern = pattern_of(path);
-    EXPECT_FALSE(pattern.empty()) << "the server answers " << path << " (Allow: " << p.Header("Allow")
+    EXPECT_FALSE(pattern.empty()) << "the server answers " << path
+                                  << " (Allow: " << p.Header("Allow")
                                   << ") but openapi.json has no path for it";
     for (const std::string& method : split_allow(p.Header("Allow"))) {
       answered.insert(method + " " + pattern);
@@ -250,15 +305,17 @@ TEST_F(HttpApiTest, OpenApiListsEveryRouteTheServerAnswers) {
     }
     if (concrete.empty()) concrete = "/";
     const Response p = anyone.Request("PATCH", concrete);
-    EXPECT_EQ(p.status, 405) << "openapi.json lists " << kv.key() << " but the server does not route it: "
-                             << p.Describe();
+    EXPECT_EQ(p.status, 405) << "openapi.json lists " << kv.key()
+                             << " but the server does not route it: " << p.Describe();
     ASSERT_TRUE(kv.value().is_object());
     for (const auto& op : kv.value().as_object()) {
       std::string upper(op.key());
-      std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
+      std::transform(upper.begin(), upper.end(), upper.begin(),
+                     [](unsigned char c) { return std::toupper(c); });
       EXPECT_NE(p.Header("Allow").find(upper), std::string::npos)
           << "openapi.json lists " << upper << " " << kv.key() << "; Allow: " << p.Header("Allow");
-      EXPECT_TRUE(op.value().is_object() && op.value().as_object().contains("responses")) << kv.key();
+      EXPECT_TRUE(op.value().is_object() && op.value().as_object().contains("responses"))
+          << kv.key();
     }
   }
   for (const std::string& route : required) {
@@ -279,8 +336,8 @@ TEST_F(HttpApiTest, ConsumeAnswersWithDecisionAndQuotaHeaders) {
   ASSERT_TRUE(quotas.is_array()) << r.body;
   const json::object* requests = FindQuota(quotas, "requests");
   ASSERT_NE(requests, nullptr) << r.body;
-  for (const char* key : {"meter", "limit", "used", "reserved", "remaining", "percent", "status", "period",
-                          "reset_at", "scope"}) {
+  for (const char* key : {"meter", "limit", "used", "reserved", "remaining", "percent", "status",
+                          "period", "reset_at", "scope"}) {
     EXPECT_TRUE(requests->contains(key)) << key << " missing in " << r.body;
   }
   EXPECT_EQ(Int(requests->at("limit")), 5);
@@ -307,7 +364,8 @@ TEST_F(HttpApiTest, ConsumeAnswersWithDecisionAndQuotaHeaders) {
   ASSERT_TRUE(states.has_value()) << "RateLimit: " << error;
   std::map<std::string, SfItem> policy_by_name, state_by_name;
   for (const SfItem& p : *policies) {
-    EXPECT_EQ(p.kind, SfItem::Kind::kString) << "a policy is named by a string: " << r.Header("RateLimit-Policy");
+    EXPECT_EQ(p.kind, SfItem::Kind::kString)
+        << "a policy is named by a string: " << r.Header("RateLimit-Policy");
     ASSERT_TRUE(p.params.count("q")) << r.Header("RateLimit-Policy");
     EXPECT_EQ(p.params.at("q").kind, SfItem::Kind::kInteger);
     if (p.params.count("w")) {
@@ -328,7 +386,8 @@ TEST_F(HttpApiTest, ConsumeAnswersWithDecisionAndQuotaHeaders) {
       EXPECT_EQ(s.params.at("t").kind, SfItem::Kind::kInteger);
       EXPECT_GE(std::stoll(s.params.at("t").value), 0);
     }
-    EXPECT_TRUE(policy_by_name.count(s.value)) << "RateLimit names " << s.value << ", which no policy defines";
+    EXPECT_TRUE(policy_by_name.count(s.value))
+        << "RateLimit names " << s.value << ", which no policy defines";
     state_by_name.emplace(s.value, s);
   }
   EXPECT_EQ(policy_by_name.size(), state_by_name.size());
@@ -363,18 +422,13 @@ TEST_F(HttpApiTest, ConsumeBeyondTheLimitIs429WithTheQuotas) {
   EXPECT_EQ(Int(requests->at("remaining")), 0);
   EXPECT_EQ(Str(requests->at("status")), "exceeded");
   EXPECT_EQ(r.Header("X-Usage-Remaining"), "0");
-  // The message says which quota, and (this one never resets) no reset time
-  // that does not exist.
-  const std::string message = Str(At(At(body, "error"), "message"));
-  EXPECT_NE(message.find("requests"), std::string::npos) << message;
-  EXPECT_FALSE(message.ends_with("resets at ")) << "server bug: a quota that never resets is said to reset at \"\": "
-                                                << message;
-  EXPECT_FALSE(r.HasHeader("Retry-After") && std::stoll(r.Header("Retry-After")) <= 0) << r.Header("Retry-After");
+  EXPECT_NE(Str(At(At(body, "error"), "message")).find("requests"), std::string::npos) << r.body;
   // A denial records nothing.
   EXPECT_EQ(CurrentUsed(*admin_, "alice", "requests"), 5);
 
   // A monthly quota of 0 is exhausted whatever the date; retry when it resets.
-  ASSERT_EQ(admin_->Put("/api/admin/users/zed", json::value(json::object{{"tier", "zero"}})).status, 200);
+  ASSERT_EQ(admin_->Put("/api/admin/users/zed", json::value(json::object{{"tier", "zero"}})).status,
+            200);
   r = Consume(EventBody("z1", "zed"));
   ASSERT_TRUE(IsError(r, 429, "quota_exceeded", std::nullopt, /*only_error=*/false));
   ASSERT_TRUE(r.HasHeader("Retry-After")) << "a 429 carries Retry-After";
@@ -390,12 +444,32 @@ TEST_F(HttpApiTest, ConsumeBeyondTheLimitIs429WithTheQuotas) {
   EXPECT_FALSE(Str(zero->at("reset_at")).empty()) << r.body;
 }
 
+// SERVER BUG (fails): the 429 message of a quota with period "never" ends in
+// "...; it resets at " and nothing (decision_result.cc DenyMessage formats
+// period.end, which is the end of time), e.g. "the requests quota of alice
+// would be exceeded: 5 used of 5, 0 remaining; it resets at ".
+TEST_F(HttpApiTest, TheDenialOfAQuotaThatNeverResetsNamesNoResetTime) {
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(Consume(EventBody("n" + std::to_string(i), "alice")).status, 200);
+  const Response r = Consume(EventBody("n5", "alice"));
+  ASSERT_TRUE(IsError(r, 429, "quota_exceeded", std::nullopt, false));
+  const std::string message = Str(At(At(r.Json(), "error"), "message"));
+  EXPECT_FALSE(message.ends_with("resets at "))
+      << "a quota that never resets is said to reset at \"\": " << message;
+  EXPECT_TRUE(At(r.Json(), "retry_at").is_null()) << r.body;
+  if (r.HasHeader("Retry-After")) {
+    EXPECT_GT(std::stoll(r.Header("Retry-After")), 0);
+  }
+}
+
 TEST_F(HttpApiTest, CheckIsADryRunThatAlwaysAnswers200) {
-  Response r = service_->Post("/api/quota/check", json::value(EventBody("k1", "alice", json::object{{"chars", 10}})));
+  Response r = service_->Post("/api/quota/check",
+                              json::value(EventBody("k1", "alice", json::object{{"chars", 10}})));
   ASSERT_EQ(r.status, 200) << r.Describe();
   EXPECT_EQ(At(r.Json(), "allowed"), json::value(true));
   // Would not fit: still 200, with allowed false.
-  r = service_->Post("/api/quota/check", json::value(EventBody("k2", "alice", json::object{{"chars", 5000}})));
+  r = service_->Post("/api/quota/check",
+                     json::value(EventBody("k2", "alice", json::object{{"chars", 5000}})));
   ASSERT_EQ(r.status, 200) << r.Describe();
   EXPECT_EQ(At(r.Json(), "allowed"), json::value(false));
   // No side effect: nothing used, and the ids stay free.
@@ -405,8 +479,8 @@ TEST_F(HttpApiTest, CheckIsADryRunThatAlwaysAnswers200) {
   ASSERT_EQ(r.status, 200) << r.Describe();
   EXPECT_EQ(At(r.Json(), "replayed"), json::value(false));
   // Bad input is still an error.
-  EXPECT_TRUE(IsError(service_->Post("/api/quota/check", std::string("{\"id\":\"k3\"}")), 422, "invalid_request",
-                      "subject"));
+  EXPECT_TRUE(IsError(service_->Post("/api/quota/check", std::string("{\"id\":\"k3\"}")), 422,
+                      "invalid_request", "subject"));
 }
 
 // --- Reservations -----------------------------------------------------------
@@ -426,7 +500,8 @@ TEST_F(HttpApiTest, ReservationsHoldCommitAndRelease) {
   EXPECT_EQ(Int(chars->at("remaining")), 500);
 
   // The hold counts against the quota: 600 more chars do not fit.
-  r = service_->Post("/api/quota/reservations", json::value(EventBody("r-big", "alice", json::object{{"chars", 600}})));
+  r = service_->Post("/api/quota/reservations",
+                     json::value(EventBody("r-big", "alice", json::object{{"chars", 600}})));
   EXPECT_TRUE(IsError(r, 429, "quota_exceeded", std::nullopt, false));
 
   // Commit the actual amount.
@@ -447,14 +522,16 @@ TEST_F(HttpApiTest, ReservationsHoldCommitAndRelease) {
   r = service_->Post("/api/quota/reservations/r1/commit", std::string(R"({"data":{"chars":300}})"));
   ASSERT_EQ(r.status, 200) << r.Describe();
   EXPECT_EQ(At(r.Json(), "replayed"), json::value(true));
-  EXPECT_TRUE(IsError(service_->Post("/api/quota/reservations/r1/commit", std::string(R"({"data":{"chars":301}})")),
-                      409, "conflict"));
+  EXPECT_TRUE(IsError(
+      service_->Post("/api/quota/reservations/r1/commit", std::string(R"({"data":{"chars":301}})")),
+      409, "conflict"));
   // Released after commit: conflict.
   EXPECT_TRUE(IsError(service_->Delete("/api/quota/reservations/r1"), 409, "conflict"));
   EXPECT_EQ(CurrentUsed(*admin_, "alice", "chars"), 300);
 
   // Hold and release.
-  r = service_->Post("/api/quota/reservations", json::value(EventBody("r2", "alice", json::object{{"chars", 200}})));
+  r = service_->Post("/api/quota/reservations",
+                     json::value(EventBody("r2", "alice", json::object{{"chars", 200}})));
   ASSERT_EQ(r.status, 201) << r.Describe();
   r = service_->Delete("/api/quota/reservations/r2");
   ASSERT_EQ(r.status, 200) << r.Describe();
@@ -465,46 +542,170 @@ TEST_F(HttpApiTest, ReservationsHoldCommitAndRelease) {
   EXPECT_EQ(Int(chars->at("reserved")), 0);
   EXPECT_EQ(Int(chars->at("used")), 300);
   EXPECT_TRUE(IsError(service_->Delete("/api/quota/reservations/r2"), 409, "conflict"));
-  EXPECT_TRUE(IsError(service_->Post("/api/quota/reservations/r2/commit", std::string(R"({"data":{"chars":1}})")),
-                      409, "conflict"));
+  EXPECT_TRUE(IsError(
+      service_->Post("/api/quota/reservations/r2/commit", std::string(R"({"data":{"chars":1}})")),
+      409, "conflict"));
 
   // Unknown reservations.
   EXPECT_TRUE(IsError(service_->Delete("/api/quota/reservations/nope"), 404, "not_found"));
-  EXPECT_TRUE(IsError(service_->Post("/api/quota/reservations/nope/commit", std::string(R"({"data":{"chars":1}})")),
-                      404, "not_found"));
+  EXPECT_TRUE(IsError(
+      service_->Post("/api/quota/reservations/nope/commit", std::string(R"({"data":{"chars":1}})")),
+      404, "not_found"));
   // A bad TTL.
   json::object bad_ttl = EventBody("r3", "alice");
   bad_ttl["ttl_s"] = 0;
-  EXPECT_TRUE(IsError(service_->Post("/api/quota/reservations", json::value(bad_ttl)), 422, "invalid_request",
-                      "ttl_s"));
+  EXPECT_TRUE(IsError(service_->Post("/api/quota/reservations", json::value(bad_ttl)), 422,
+                      "invalid_request", "ttl_s"));
   bad_ttl["ttl_s"] = "60";
-  EXPECT_TRUE(IsError(service_->Post("/api/quota/reservations", json::value(bad_ttl)), 422, "invalid_request",
-                      "ttl_s"));
+  EXPECT_TRUE(IsError(service_->Post("/api/quota/reservations", json::value(bad_ttl)), 422,
+                      "invalid_request", "ttl_s"));
   // A commit for another subject.
-  ASSERT_EQ(service_->Post("/api/quota/reservations", json::value(EventBody("r4", "alice"))).status, 201);
-  EXPECT_TRUE(IsError(service_->Post("/api/quota/reservations/r4/commit", std::string(R"({"subject":"bob"})")), 422,
-                      "invalid_request", "subject"));
+  ASSERT_EQ(service_->Post("/api/quota/reservations", json::value(EventBody("r4", "alice"))).status,
+            201);
+  EXPECT_TRUE(IsError(
+      service_->Post("/api/quota/reservations/r4/commit", std::string(R"({"subject":"bob"})")), 422,
+      "invalid_request", "subject"));
+}
 
-  // The ledger explains it: holds and the release, with their reservation ids.
-  r = admin_->Get("/api/quota/history?user_id=alice");
+// The brief and DESIGN.md ("ledger: every change to a window's balance is an
+// entry — usage, reservation hold/release...") want GET /api/quota/history to
+// show reservation holds and releases.
+// SPEC CONFLICT (fails): since a concurrent change, SqliteStore::ReadLedger
+// returns only kind >= 3 (grants, resets, rollovers) and docs/api.md now says
+// so; usage_handlers.cc still documents holds, releases and expiries.
+// quota/history lists adjustments (grants, resets, rollovers) and audited
+// changes; reservation holds and releases show in the windows' "reserved",
+// not as entries (indexing every hold halved reservation ingest; storage.md).
+TEST_F(HttpApiTest, QuotaHistoryShowsAdjustmentsNotReservations) {
+  json::object hold = EventBody("r1", "alice", json::object{{"chars", 500}}, "llm");
+  ASSERT_EQ(service_->Post("/api/quota/reservations", json::value(hold)).status, 201);
+  ASSERT_EQ(
+      service_->Post("/api/quota/reservations/r1/commit", std::string(R"({"data":{"chars":300}})"))
+          .status,
+      200);
+  ASSERT_EQ(service_->Post("/api/quota/reservations", json::value(EventBody("r2", "alice"))).status,
+            201);
+  ASSERT_EQ(service_->Delete("/api/quota/reservations/r2").status, 200);
+  ASSERT_EQ(admin_->Post("/api/quota/reset",
+                         std::string(R"({"user_id":"alice","quota_type":"chars","reason":"goodwill"})"))
+                .status,
+            200);
+  const Response r = admin_->Get("/api/quota/history?user_id=alice");
   ASSERT_EQ(r.status, 200) << r.Describe();
-  body = r.Json();
+  const json::value& body = r.Json();
   ASSERT_TRUE(At(body, "ledger").is_array()) << r.body;
   std::multiset<std::string> kinds;
-  for (const json::value& e : At(body, "ledger").as_array()) {
-    kinds.insert(Str(At(e, "kind")) + ":" + Str(At(e, "reservation_id")));
+  for (const json::value& e : At(body, "ledger").as_array()) kinds.insert(Str(At(e, "kind")));
+  EXPECT_EQ(kinds.count("reset"), 1u) << r.body;
+  EXPECT_EQ(kinds.count("hold"), 0u) << r.body;
+  EXPECT_EQ(kinds.count("release"), 0u) << r.body;
+  ASSERT_TRUE(At(body, "changes").is_array()) << r.body;
+  bool audited = false;
+  for (const json::value& e : At(body, "changes").as_array()) {
+    audited = audited || (Str(At(e, "action")) == "quota.reset" && Str(At(e, "reason")) == "goodwill");
   }
-  EXPECT_EQ(kinds.count("hold:r1"), 1u) << r.body;
-  EXPECT_EQ(kinds.count("hold:r2"), 1u) << r.body;
-  EXPECT_EQ(kinds.count("release:r2"), 1u) << r.body;
-  EXPECT_EQ(kinds.count("hold:r4"), 1u) << r.body;
+  EXPECT_TRUE(audited) << r.body;
   EXPECT_TRUE(At(body, "windows").is_array());
+}
+
+TEST_F(HttpApiTest, AReservationExpiresAfterItsTtlAndCannotBeSettledThen) {
+  json::object hold = EventBody("short", "alice", json::object{{"chars", 400}});
+  hold["ttl_s"] = 1;
+  Response r = service_->Post("/api/quota/reservations", json::value(hold));
+  ASSERT_EQ(r.status, 201) << r.Describe();
+  EXPECT_EQ(Int(FindQuota(At(r.Json(), "quotas"), "chars")->at("reserved")), 400);
+  // Longer than reservation_max_ttl (24 h): refused.
+  json::object too_long = EventBody("long", "alice");
+  too_long["ttl_s"] = 86'401;
+  EXPECT_TRUE(IsError(service_->Post("/api/quota/reservations", json::value(too_long)), 422,
+                      "invalid_request", "ttl_s"));
+  // Poll (at most 5 s) until the hold lapses.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  int64_t reserved = -1;
+  while (std::chrono::steady_clock::now() < deadline) {
+    r = admin_->Get("/api/usage/current?user_id=alice");
+    reserved = Int(FindQuota(At(r.Json(), "quotas"), "chars")->at("reserved"));
+    if (reserved == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(reserved, 0) << "the hold outlived its TTL";
+  EXPECT_EQ(CurrentUsed(*admin_, "alice", "chars"), 0);
+  // Released after it lapsed: conflict.
+  EXPECT_TRUE(IsError(service_->Delete("/api/quota/reservations/short"), 409, "conflict"));
+  // Committed after it lapsed: engine.h documents "FailedPrecondition
+  // (reservation expired or settled, 409)".
+  // SERVER BUG / DOC MISMATCH (fails): the commit is accepted (200,
+  // "committed": true) and counted without any enforcement, while a release of
+  // the same reservation is 409 "was already expired" (decide.cc refuses only
+  // committed and released reservations).
+  r = service_->Post("/api/quota/reservations/short/commit",
+                     std::string(R"({"data":{"chars":1}})"));
+  EXPECT_TRUE(IsError(r, 409, "conflict")) << "an expired reservation was committed";
+}
+
+// Idempotency across operations: an id is one event, whatever the endpoint.
+// SERVER BUG (fails): the dedup index knows an id and a body fingerprint but
+// not the operation, so (1) POST /api/quota/reservations with the id and body
+// of an earlier consume answers 201 "replayed": true with no reservation_id
+// (nothing is held, nothing can be committed); (2) POST /api/quota/consume
+// with the id and body of an open hold answers 200 "replayed": true and counts
+// nothing: the usage is lost once the hold is released or expires.
+TEST_F(HttpApiTest, ReplaysAcrossEndpointsKeepTheirPromises) {
+  // A reservation retried: the same hold, answered again.
+  const json::object hold = EventBody("h1", "alice", json::object{{"chars", 100}});
+  Response r = service_->Post("/api/quota/reservations", json::value(hold));
+  ASSERT_EQ(r.status, 201) << r.Describe();
+  r = service_->Post("/api/quota/reservations", json::value(hold));
+  ASSERT_EQ(r.status, 201) << r.Describe();
+  EXPECT_EQ(At(r.Json(), "replayed"), json::value(true));
+  EXPECT_EQ(Str(At(r.Json(), "reservation_id")), "h1") << r.body;
+  r = admin_->Get("/api/usage/current?user_id=alice");
+  EXPECT_EQ(Int(FindQuota(At(r.Json(), "quotas"), "chars")->at("reserved")), 100)
+      << "a retried hold held twice";
+
+  // An id first used by a consume, then sent to /reservations with the same
+  // body: either the first answer (200) or a conflict, never a 201 that
+  // holds nothing and names no reservation.
+  const json::object event = EventBody("x1", "alice", json::object{{"chars", 10}});
+  ASSERT_EQ(Consume(event).status, 200);
+  r = service_->Post("/api/quota/reservations", json::value(event));
+  if (r.status == 201) {
+    EXPECT_FALSE(Str(At(r.Json(), "reservation_id")).empty())
+        << "server bug: 201 Created for a reservation that does not exist: " << r.body;
+  } else {
+    EXPECT_TRUE(r.status == 200 || r.status == 409) << r.Describe();
+  }
+  // The other way: a consume with the id (and body) of an open hold must not
+  // be acknowledged as if it had been counted.
+  const json::object held = EventBody("h2", "bob", json::object{{"chars", 50}});
+  ASSERT_EQ(service_->Post("/api/quota/reservations", json::value(held)).status, 201);
+  r = Consume(held);
+  if (r.status == 200) {
+    EXPECT_EQ(CurrentUsed(*admin_, "bob", "chars"), 50)
+        << "server bug: a consume was acknowledged (" << r.body << ") but nothing was counted";
+  } else {
+    EXPECT_TRUE(IsError(r, 409, "conflict"));
+  }
+  ASSERT_EQ(service_->Delete("/api/quota/reservations/h2").status, 200);
+  // A batch holding one id twice with one body counts it once.
+  json::array twice{EventBody("b1", "bob", json::object{{"chars", 1}}),
+                    EventBody("b1", "bob", json::object{{"chars", 1}})};
+  r = service_->Post("/api/usage/track", json::value(json::object{{"events", twice}}));
+  ASSERT_EQ(r.status, 200) << r.Describe();
+  const int64_t consumed =
+      CurrentUsed(*admin_, "bob", "chars") == 51 ? 1 : 0;  // (if the consume above counted)
+  EXPECT_EQ(CurrentUsed(*admin_, "bob", "chars"), 1 + 50 * consumed) << r.body;
+  EXPECT_EQ(CurrentUsed(*admin_, "bob", "requests"), 1 + consumed) << r.body;
+  // check never creates a subject, nor records its id.
+  ASSERT_EQ(service_->Post("/api/quota/check", json::value(EventBody("c1", "newbie"))).status, 200);
+  EXPECT_TRUE(IsError(admin_->Get("/api/admin/users/newbie"), 404, "not_found"));
 }
 
 // --- Track ------------------------------------------------------------------
 
 TEST_F(HttpApiTest, TrackOneEventOrAnAllOrNothingBatch) {
-  Response r = service_->Post("/api/usage/track", json::value(EventBody("t1", "bob", json::object{{"chars", 10}})));
+  Response r = service_->Post("/api/usage/track",
+                              json::value(EventBody("t1", "bob", json::object{{"chars", 10}})));
   ASSERT_EQ(r.status, 200) << r.Describe();
   EXPECT_EQ(At(r.Json(), "allowed"), json::value(true));
 
@@ -522,24 +723,28 @@ TEST_F(HttpApiTest, TrackOneEventOrAnAllOrNothingBatch) {
   // One bad event rejects the whole batch, naming it.
   json::array bad{EventBody("t4", "bob", json::object{{"chars", 1}}),
                   EventBody("t5", "bob", json::object{{"chars", -1}})};
-  EXPECT_TRUE(IsError(service_->Post("/api/usage/track", json::value(json::object{{"events", bad}})), 422,
-                      "invalid_request", "events[1].data.chars"));
+  EXPECT_TRUE(
+      IsError(service_->Post("/api/usage/track", json::value(json::object{{"events", bad}})), 422,
+              "invalid_request", "events[1].data.chars"));
   // A batch reusing a recorded id with another body is a conflict, whole.
   json::array conflicting{EventBody("t6", "bob", json::object{{"chars", 1}}),
                           EventBody("t2", "bob", json::object{{"chars", 21}})};
-  EXPECT_TRUE(IsError(service_->Post("/api/usage/track", json::value(json::object{{"events", conflicting}})), 409,
-                      "conflict"));
+  EXPECT_TRUE(IsError(
+      service_->Post("/api/usage/track", json::value(json::object{{"events", conflicting}})), 409,
+      "conflict"));
   // A batch naming an unknown subject in its second event (a new subject is
   // fine: auto-created) and one too far in the future: rejected whole.
   json::object future = EventBody("t7", "bob", json::object{{"chars", 1}});
   future["time"] = "2999-01-01T00:00:00Z";
   json::array late{EventBody("t8", "bob", json::object{{"chars", 1}}), future};
-  EXPECT_TRUE(IsError(service_->Post("/api/usage/track", json::value(json::object{{"events", late}})), 422,
-                      "invalid_request", "events[1].time"));
+  EXPECT_TRUE(
+      IsError(service_->Post("/api/usage/track", json::value(json::object{{"events", late}})), 422,
+              "invalid_request", "events[1].time"));
   EXPECT_EQ(CurrentUsed(*admin_, "bob", "chars"), 60) << "a rejected batch changed usage";
   EXPECT_EQ(CurrentUsed(*admin_, "bob", "requests"), 3);
   // And none of its ids were recorded.
-  r = service_->Post("/api/usage/track", json::value(EventBody("t6", "bob", json::object{{"chars", 1}})));
+  r = service_->Post("/api/usage/track",
+                     json::value(EventBody("t6", "bob", json::object{{"chars", 1}})));
   ASSERT_EQ(r.status, 200) << r.Describe();
   EXPECT_EQ(At(r.Json(), "replayed"), json::value(false)) << "t6 of a rejected batch was recorded";
 
@@ -555,21 +760,25 @@ TEST_F(HttpApiTest, TrackOneEventOrAnAllOrNothingBatch) {
 
   // Track is never denied: past the limit it still counts.
   for (int i = 0; i < 7; ++i) {
-    r = service_->Post("/api/usage/track", json::value(EventBody("over" + std::to_string(i), "carol")));
+    r = service_->Post("/api/usage/track",
+                       json::value(EventBody("over" + std::to_string(i), "carol")));
     ASSERT_EQ(r.status, 200) << r.Describe();
   }
   EXPECT_EQ(CurrentUsed(*admin_, "carol", "requests"), 7);
-  EXPECT_TRUE(IsError(Consume(EventBody("over-c", "carol")), 429, "quota_exceeded", std::nullopt, false));
+  EXPECT_TRUE(
+      IsError(Consume(EventBody("over-c", "carol")), 429, "quota_exceeded", std::nullopt, false));
 
   // Batch shape errors.
-  EXPECT_TRUE(IsError(service_->Post("/api/usage/track", std::string(R"({"events":[]})")), 422, "invalid_request",
-                      "events"));
-  EXPECT_TRUE(IsError(service_->Post("/api/usage/track", std::string(R"({"events":{}})")), 422, "invalid_request",
-                      "events"));
-  EXPECT_TRUE(IsError(service_->Post("/api/usage/track", std::string(R"({"events":[{}]})")), 422, "invalid_request",
-                      "events[0].id"));
-  EXPECT_TRUE(IsError(service_->Post("/api/usage/track", std::string(R"({"events":[{"id":"a","subject":"b","type":"c"}],"more":1})")),
-                      422, "invalid_request", "more"));
+  EXPECT_TRUE(IsError(service_->Post("/api/usage/track", std::string(R"({"events":[]})")), 422,
+                      "invalid_request", "events"));
+  EXPECT_TRUE(IsError(service_->Post("/api/usage/track", std::string(R"({"events":{}})")), 422,
+                      "invalid_request", "events"));
+  EXPECT_TRUE(IsError(service_->Post("/api/usage/track", std::string(R"({"events":[{}]})")), 422,
+                      "invalid_request", "events[0].id"));
+  EXPECT_TRUE(IsError(
+      service_->Post("/api/usage/track",
+                     std::string(R"({"events":[{"id":"a","subject":"b","type":"c"}],"more":1})")),
+      422, "invalid_request", "more"));
 }
 
 TEST_F(HttpApiTest, TheSameEventIdCountsOnceAndAnotherBodyConflicts) {
@@ -583,15 +792,18 @@ TEST_F(HttpApiTest, TheSameEventIdCountsOnceAndAnotherBodyConflicts) {
   EXPECT_EQ(CurrentUsed(*admin_, "alice", "requests"), 1);
   EXPECT_EQ(CurrentUsed(*admin_, "alice", "chars"), 7);
 
-  EXPECT_TRUE(IsError(Consume(EventBody("same", "alice", json::object{{"chars", 8}})), 409, "conflict", "id"));
-  EXPECT_TRUE(IsError(Consume(EventBody("same", "bob", json::object{{"chars", 7}})), 409, "conflict", "id"));
+  EXPECT_TRUE(IsError(Consume(EventBody("same", "alice", json::object{{"chars", 8}})), 409,
+                      "conflict", "id"));
+  EXPECT_TRUE(IsError(Consume(EventBody("same", "bob", json::object{{"chars", 7}})), 409,
+                      "conflict", "id"));
   EXPECT_EQ(CurrentUsed(*admin_, "alice", "chars"), 7);
 }
 
 // --- Reads --------------------------------------------------------------------
 
 TEST_F(HttpApiTest, UsageCurrentAndQuotaStatus) {
-  for (int i = 0; i < 4; ++i) ASSERT_EQ(Consume(EventBody("u" + std::to_string(i), "alice")).status, 200);
+  for (int i = 0; i < 4; ++i)
+    ASSERT_EQ(Consume(EventBody("u" + std::to_string(i), "alice")).status, 200);
   Response r = service_->Get("/api/usage/current?user_id=alice");
   ASSERT_EQ(r.status, 200) << r.Describe();
   json::value body = r.Json();
@@ -624,31 +836,37 @@ TEST_F(HttpApiTest, UsageCurrentAndQuotaStatus) {
   EXPECT_EQ(Str(At(r.Json(), "status")), "exceeded") << r.body;
 
   EXPECT_TRUE(IsError(service_->Get("/api/usage/current"), 422, "invalid_request", "user_id"));
-  EXPECT_TRUE(IsError(service_->Get("/api/usage/current?user_id="), 422, "invalid_request", "user_id"));
-  EXPECT_TRUE(IsError(service_->Get("/api/usage/current?user_id=alice&colour=red"), 422, "invalid_request",
-                      "colour"));
-  EXPECT_TRUE(IsError(service_->Get("/api/quota/status?user_id=alice&quota_type=bogus"), 422, "invalid_request",
-                      "quota_type"));
+  EXPECT_TRUE(
+      IsError(service_->Get("/api/usage/current?user_id="), 422, "invalid_request", "user_id"));
+  EXPECT_TRUE(IsError(service_->Get("/api/usage/current?user_id=alice&colour=red"), 422,
+                      "invalid_request", "colour"));
+  EXPECT_TRUE(IsError(service_->Get("/api/quota/status?user_id=alice&quota_type=bogus"), 422,
+                      "invalid_request", "quota_type"));
   EXPECT_TRUE(IsError(service_->Get("/api/usage/current?user_id=nobody"), 404, "not_found"));
-  EXPECT_TRUE(IsError(service_->Get("/api/quota/history?user_id=alice&from=yesterday"), 422, "invalid_request",
-                      "from"));
-  EXPECT_TRUE(IsError(service_->Get("/api/quota/history?user_id=alice&limit=0"), 422, "invalid_request", "limit"));
+  EXPECT_TRUE(IsError(service_->Get("/api/quota/history?user_id=alice&from=yesterday"), 422,
+                      "invalid_request", "from"));
+  EXPECT_TRUE(IsError(service_->Get("/api/quota/history?user_id=alice&limit=0"), 422,
+                      "invalid_request", "limit"));
 }
 
 // --- Admin: limits, resets, the audit trail -------------------------------------
 
 TEST_F(HttpApiTest, QuotaUpdateAndResetAreAuditedAndInTheHistory) {
-  Response r = admin_->Put("/api/quota/update", json::value(json::object{
-                                                    {"user_id", "alice"}, {"quota_type", "requests"}, {"limit", 7},
-                                                    {"reason", "support ticket 42"}}));
+  Response r =
+      admin_->Put("/api/quota/update", json::value(json::object{{"user_id", "alice"},
+                                                                {"quota_type", "requests"},
+                                                                {"limit", 7},
+                                                                {"reason", "support ticket 42"}}));
   ASSERT_EQ(r.status, 200) << r.Describe();
   const json::object* requests = FindQuota(At(r.Json(), "quotas"), "requests");
   ASSERT_NE(requests, nullptr) << r.body;
   EXPECT_EQ(Int(requests->at("limit")), 7);
-  for (int i = 0; i < 6; ++i) ASSERT_EQ(Consume(EventBody("a" + std::to_string(i), "alice")).status, 200) << i;
+  for (int i = 0; i < 6; ++i)
+    ASSERT_EQ(Consume(EventBody("a" + std::to_string(i), "alice")).status, 200) << i;
 
-  r = admin_->Post("/api/quota/reset", json::value(json::object{
-                                          {"user_id", "alice"}, {"quota_type", "requests"}, {"reason", "goodwill"}}));
+  r = admin_->Post("/api/quota/reset",
+                   json::value(json::object{
+                       {"user_id", "alice"}, {"quota_type", "requests"}, {"reason", "goodwill"}}));
   ASSERT_EQ(r.status, 200) << r.Describe();
   EXPECT_EQ(At(r.Json(), "reset"), json::value(true));
   EXPECT_EQ(CurrentUsed(*admin_, "alice", "requests"), 0);
@@ -666,12 +884,15 @@ TEST_F(HttpApiTest, QuotaUpdateAndResetAreAuditedAndInTheHistory) {
   ASSERT_NE(update, nullptr) << json::serialize(entries);
   EXPECT_EQ(Str(update->at("target")), "subject:alice");
   EXPECT_NE(Str(update->at("actor")), "") << json::serialize(*update);
-  EXPECT_NE(Str(update->at("actor")).find("TALLY_ADMIN_KEY"), std::string::npos) << json::serialize(*update);
+  EXPECT_NE(Str(update->at("actor")).find("TALLY_ADMIN_KEY"), std::string::npos)
+      << json::serialize(*update);
   EXPECT_EQ(Str(update->at("address")), "127.0.0.1");
   EXPECT_EQ(Str(update->at("reason")), "support ticket 42");
   EXPECT_FALSE(Str(update->at("time")).empty());
-  EXPECT_TRUE(At(At(update->at("before"), "overrides"), "requests").is_null()) << json::serialize(*update);
-  EXPECT_EQ(Int(At(At(update->at("after"), "overrides"), "requests")), 7) << json::serialize(*update);
+  EXPECT_TRUE(At(At(update->at("before"), "overrides"), "requests").is_null())
+      << json::serialize(*update);
+  EXPECT_EQ(Int(At(At(update->at("after"), "overrides"), "requests")), 7)
+      << json::serialize(*update);
   ASSERT_NE(reset, nullptr) << json::serialize(entries);
   EXPECT_EQ(Str(reset->at("reason")), "goodwill");
   EXPECT_EQ(Str(reset->at("address")), "127.0.0.1");
@@ -693,28 +914,39 @@ TEST_F(HttpApiTest, QuotaUpdateAndResetAreAuditedAndInTheHistory) {
   EXPECT_TRUE(reset_entry) << r.body;
   bool change = false;
   for (const json::value& e : At(history, "changes").as_array()) {
-    change = change || (Str(At(e, "action")) == "quota.update" && Str(At(e, "reason")) == "support ticket 42");
+    change = change || (Str(At(e, "action")) == "quota.update" &&
+                        Str(At(e, "reason")) == "support ticket 42");
   }
   EXPECT_TRUE(change) << r.body;
 
   // Failure modes.
-  auto update_with = [&](json::object body) { return admin_->Put("/api/quota/update", json::value(body)); };
-  EXPECT_TRUE(IsError(update_with({{"user_id", "alice"}, {"quota_type", "requests"}}), 422, "invalid_request", "limit"));
-  EXPECT_TRUE(IsError(update_with({{"user_id", "alice"}, {"quota_type", "requests"}, {"limit", -5}}), 422,
+  auto update_with = [&](json::object body) {
+    return admin_->Put("/api/quota/update", json::value(body));
+  };
+  EXPECT_TRUE(IsError(update_with({{"user_id", "alice"}, {"quota_type", "requests"}}), 422,
                       "invalid_request", "limit"));
-  EXPECT_TRUE(IsError(update_with({{"user_id", "alice"}, {"quota_type", "requests"}, {"limit", "lots"}}), 422,
-                      "invalid_request", "limit"));
-  EXPECT_TRUE(IsError(update_with({{"user_id", "alice"}, {"quota_type", "bogus"}, {"limit", 1}}), 422,
-                      "invalid_request", "quota_type"));
-  EXPECT_TRUE(IsError(update_with({{"quota_type", "requests"}, {"limit", 1}}), 422, "invalid_request", "user_id"));
-  EXPECT_TRUE(IsError(update_with({{"user_id", "alice"}, {"quota_type", "requests"}, {"limit", 1}, {"why", "x"}}), 422,
-                      "invalid_request", "why"));
-  EXPECT_TRUE(IsError(update_with({{"user_id", "ghost"}, {"quota_type", "requests"}, {"limit", 1}}), 404, "not_found"));
-  EXPECT_TRUE(IsError(admin_->Post("/api/quota/reset", json::value(json::object{{"user_id", "ghost"}})), 404,
-                      "not_found"));
-  EXPECT_TRUE(IsError(admin_->Post("/api/quota/reset",
-                                   json::value(json::object{{"user_id", "alice"}, {"quota_type", "bogus"}})),
+  EXPECT_TRUE(
+      IsError(update_with({{"user_id", "alice"}, {"quota_type", "requests"}, {"limit", -5}}), 422,
+              "invalid_request", "limit"));
+  EXPECT_TRUE(
+      IsError(update_with({{"user_id", "alice"}, {"quota_type", "requests"}, {"limit", "lots"}}),
+              422, "invalid_request", "limit"));
+  EXPECT_TRUE(IsError(update_with({{"user_id", "alice"}, {"quota_type", "bogus"}, {"limit", 1}}),
                       422, "invalid_request", "quota_type"));
+  EXPECT_TRUE(IsError(update_with({{"quota_type", "requests"}, {"limit", 1}}), 422,
+                      "invalid_request", "user_id"));
+  EXPECT_TRUE(IsError(
+      update_with({{"user_id", "alice"}, {"quota_type", "requests"}, {"limit", 1}, {"why", "x"}}),
+      422, "invalid_request", "why"));
+  EXPECT_TRUE(IsError(update_with({{"user_id", "ghost"}, {"quota_type", "requests"}, {"limit", 1}}),
+                      404, "not_found"));
+  EXPECT_TRUE(
+      IsError(admin_->Post("/api/quota/reset", json::value(json::object{{"user_id", "ghost"}})),
+              404, "not_found"));
+  EXPECT_TRUE(IsError(
+      admin_->Post("/api/quota/reset",
+                   json::value(json::object{{"user_id", "alice"}, {"quota_type", "bogus"}})),
+      422, "invalid_request", "quota_type"));
   // An unlimited limit.
   r = update_with({{"user_id", "alice"}, {"quota_type", "requests"}, {"limit", "unlimited"}});
   ASSERT_EQ(r.status, 200) << r.Describe();
@@ -758,7 +990,8 @@ TEST_F(HttpApiTest, AdminUsersPutGetAndList) {
   EXPECT_NE(FindQuota(At(body, "quotas"), "requests", "org"), nullptr) << r.body;
 
   // A patch changes only what it names.
-  r = admin_->Put("/api/admin/users/dave", json::value(json::object{{"email", "d@example.org"}, {"org", nullptr}}));
+  r = admin_->Put("/api/admin/users/dave",
+                  json::value(json::object{{"email", "d@example.org"}, {"org", nullptr}}));
   ASSERT_EQ(r.status, 200) << r.Describe();
   body = r.Json();
   EXPECT_EQ(Str(At(body, "email")), "d@example.org");
@@ -790,17 +1023,20 @@ TEST_F(HttpApiTest, AdminUsersPutGetAndList) {
   EXPECT_TRUE(IsError(put({{"timezone", "Mars/Olympus"}}), 422, "invalid_request", "timezone"));
   EXPECT_TRUE(IsError(put({{"org", "no-such-org"}}), 422, "invalid_request", "org"));
   EXPECT_TRUE(IsError(put({{"email", 5}}), 422, "invalid_request", "email"));
-  EXPECT_TRUE(IsError(put({{"overrides", json::object{{"bogus", 1}}}}), 422, "invalid_request", "overrides.bogus"));
+  EXPECT_TRUE(IsError(put({{"overrides", json::object{{"bogus", 1}}}}), 422, "invalid_request",
+                      "overrides.bogus"));
   EXPECT_TRUE(IsError(put({{"overrides", json::object{{"requests", -1}}}}), 422, "invalid_request",
                       "overrides.requests"));
   EXPECT_TRUE(IsError(put({{"colour", "red"}}), 422, "invalid_request", "colour"));
-  EXPECT_TRUE(IsError(admin_->Get("/api/admin/users/erin"), 404, "not_found")) << "a rejected PUT created erin";
+  EXPECT_TRUE(IsError(admin_->Get("/api/admin/users/erin"), 404, "not_found"))
+      << "a rejected PUT created erin";
 
   // Audited.
   bool put_audited = false;
   for (const json::value& e : Audit("?target=subject:dave")) {
-    put_audited = put_audited || (Str(At(e, "action")) == "subject.put" && Str(At(e, "reason")) == "onboarding" &&
-                                  At(e, "before").is_null() && Str(At(At(e, "after"), "tier")) == "premium");
+    put_audited = put_audited ||
+                  (Str(At(e, "action")) == "subject.put" && Str(At(e, "reason")) == "onboarding" &&
+                   At(e, "before").is_null() && Str(At(At(e, "after"), "tier")) == "premium");
   }
   EXPECT_TRUE(put_audited);
 
@@ -810,10 +1046,10 @@ TEST_F(HttpApiTest, AdminUsersPutGetAndList) {
 }
 
 TEST_F(HttpApiTest, AdminQuotaOfOneUserAndAllOrNothingBulk) {
-  Response r = admin_->Put("/api/admin/quota/user/alice",
-                           json::value(json::object{{"tier", "premium"},
-                                                    {"overrides", json::object{{"chars", 5}}},
-                                                    {"reason", "upgrade"}}));
+  Response r = admin_->Put(
+      "/api/admin/quota/user/alice",
+      json::value(json::object{
+          {"tier", "premium"}, {"overrides", json::object{{"chars", 5}}}, {"reason", "upgrade"}}));
   ASSERT_EQ(r.status, 200) << r.Describe();
   EXPECT_EQ(Str(At(r.Json(), "tier")), "premium");
   EXPECT_EQ(Int(At(At(r.Json(), "overrides"), "chars")), 5);
@@ -821,14 +1057,17 @@ TEST_F(HttpApiTest, AdminQuotaOfOneUserAndAllOrNothingBulk) {
   ASSERT_NE(chars, nullptr) << r.body;
   EXPECT_EQ(Int(chars->at("limit")), 5);
   // Only tier, overrides and reason here.
-  EXPECT_TRUE(IsError(admin_->Put("/api/admin/quota/user/alice", json::value(json::object{{"email", "a@b.c"}})), 422,
-                      "invalid_request", "email"));
+  EXPECT_TRUE(IsError(
+      admin_->Put("/api/admin/quota/user/alice", json::value(json::object{{"email", "a@b.c"}})),
+      422, "invalid_request", "email"));
 
-  r = admin_->Post("/api/admin/quota/bulk",
-                   json::value(json::object{
-                       {"updates", json::array{json::object{{"user_id", "alice"}, {"tier", "enterprise"}},
-                                               json::object{{"user_id", "bob"}, {"quota_type", "requests"}, {"limit", 9}}}},
-                       {"reason", "migration"}}));
+  r = admin_->Post(
+      "/api/admin/quota/bulk",
+      json::value(json::object{
+          {"updates",
+           json::array{json::object{{"user_id", "alice"}, {"tier", "enterprise"}},
+                       json::object{{"user_id", "bob"}, {"quota_type", "requests"}, {"limit", 9}}}},
+          {"reason", "migration"}}));
   ASSERT_EQ(r.status, 200) << r.Describe();
   EXPECT_EQ(Int(At(r.Json(), "updated")), 2);
   r = admin_->Get("/api/admin/users/alice");
@@ -851,13 +1090,15 @@ TEST_F(HttpApiTest, AdminQuotaOfOneUserAndAllOrNothingBulk) {
   EXPECT_TRUE(IsError(bulk({json::object{{"user_id", "alice"}, {"tier", "free"}},
                             json::object{{"user_id", "bob"}, {"quota_type", "requests"}}}),
                       422, "invalid_request", "updates[1].limit"));
-  EXPECT_TRUE(IsError(bulk({json::object{{"user_id", "alice"}, {"tier", "free"}},
-                            json::object{{"user_id", "bob"}, {"quota_type", "requests"}, {"limit", -1}}}),
-                      422, "invalid_request", "updates[1].limit"));
-  EXPECT_TRUE(IsError(bulk({json::object{{"user_id", "alice"}, {"tier", "free"}}, json::value(5)}), 422,
-                      "invalid_request"));
+  EXPECT_TRUE(
+      IsError(bulk({json::object{{"user_id", "alice"}, {"tier", "free"}},
+                    json::object{{"user_id", "bob"}, {"quota_type", "requests"}, {"limit", -1}}}),
+              422, "invalid_request", "updates[1].limit"));
+  EXPECT_TRUE(IsError(bulk({json::object{{"user_id", "alice"}, {"tier", "free"}}, json::value(5)}),
+                      422, "invalid_request"));
   EXPECT_TRUE(IsError(bulk({}), 422, "invalid_request", "updates"));
-  EXPECT_EQ(admin_->Get("/api/admin/users/alice").body, before_alice) << "a rejected bulk changed alice";
+  EXPECT_EQ(admin_->Get("/api/admin/users/alice").body, before_alice)
+      << "a rejected bulk changed alice";
   EXPECT_EQ(admin_->Get("/api/admin/users/bob").body, before_bob) << "a rejected bulk changed bob";
 
   int bulk_audits = 0;
@@ -879,11 +1120,12 @@ TEST_F(HttpApiTest, TiersGetAndPut) {
   EXPECT_EQ(Str(At(At(At(r.Json(), "quotas"), "requests"), "period")), "never");
   EXPECT_TRUE(IsError(admin_->Get("/api/admin/tiers/nope"), 404, "not_found"));
 
-  r = admin_->Put("/api/admin/tiers/gold",
-                  json::value(json::object{{"inherits", "test"},
-                                           {"quotas", json::object{{"requests", json::object{{"limit", 50},
-                                                                                            {"period", "never"}}}}},
-                                           {"reason", "new plan"}}));
+  r = admin_->Put(
+      "/api/admin/tiers/gold",
+      json::value(json::object{
+          {"inherits", "test"},
+          {"quotas", json::object{{"requests", json::object{{"limit", 50}, {"period", "never"}}}}},
+          {"reason", "new plan"}}));
   ASSERT_EQ(r.status, 200) << r.Describe();
   EXPECT_EQ(Str(At(r.Json(), "name")), "gold");
   EXPECT_EQ(Int(At(At(At(r.Json(), "quotas"), "requests"), "limit")), 50);
@@ -893,40 +1135,76 @@ TEST_F(HttpApiTest, TiersGetAndPut) {
   ASSERT_EQ(r.status, 200) << r.Describe();
 
   // A subject on the new tier gets its limits.
-  ASSERT_EQ(admin_->Put("/api/admin/users/alice", json::value(json::object{{"tier", "gold"}})).status, 200);
-  for (int i = 0; i < 6; ++i) ASSERT_EQ(Consume(EventBody("g" + std::to_string(i), "alice")).status, 200) << i;
+  ASSERT_EQ(
+      admin_->Put("/api/admin/users/alice", json::value(json::object{{"tier", "gold"}})).status,
+      200);
+  for (int i = 0; i < 6; ++i)
+    ASSERT_EQ(Consume(EventBody("g" + std::to_string(i), "alice")).status, 200) << i;
   r = admin_->Get("/api/usage/current?user_id=alice");
   EXPECT_EQ(Int(FindQuota(At(r.Json(), "quotas"), "requests")->at("limit")), 50);
 
   bool audited = false;
   for (const json::value& e : Audit()) {
-    audited = audited || (Str(At(e, "reason")) == "new plan" && Str(At(e, "target")).find("gold") != std::string::npos);
+    audited = audited || (Str(At(e, "reason")) == "new plan" &&
+                          Str(At(e, "target")).find("gold") != std::string::npos);
   }
   EXPECT_TRUE(audited);
 
   auto put = [&](json::object b) { return admin_->Put("/api/admin/tiers/bad", json::value(b)); };
-  EXPECT_TRUE(IsError(put({{"quotas", json::object{{"requests", json::object{{"limit", -1}}}}}}), 422,
-                      "invalid_request", "quotas.requests.limit"));
-  EXPECT_TRUE(IsError(put({{"quotas", json::object{{"requests", json::object{{"limit", 1}, {"period", "fortnight"}}}}}}),
-                      422, "invalid_request", "quotas.requests.period"));
-  EXPECT_TRUE(IsError(put({{"quotas", json::object{{"requests", json::object{{"period", "day"}}}}}}), 422,
-                      "invalid_request", "quotas.requests.limit"));
+  EXPECT_TRUE(IsError(put({{"quotas", json::object{{"requests", json::object{{"limit", -1}}}}}}),
+                      422, "invalid_request", "quotas.requests.limit"));
+  EXPECT_TRUE(IsError(
+      put({{"quotas",
+            json::object{{"requests", json::object{{"limit", 1}, {"period", "fortnight"}}}}}}),
+      422, "invalid_request", "quotas.requests.period"));
+  EXPECT_TRUE(
+      IsError(put({{"quotas", json::object{{"requests", json::object{{"period", "day"}}}}}}), 422,
+              "invalid_request", "quotas.requests.limit"));
   EXPECT_TRUE(IsError(put({{"rate_limits", json::array{json::object{{"meter", "requests"}}}}}), 422,
                       "invalid_request", "rate_limits[0].rate"));
   EXPECT_TRUE(IsError(put({{"name", "other"}}), 422, "invalid_request", "name"));
   EXPECT_TRUE(IsError(put({{"colour", "red"}}), 422, "invalid_request", "colour"));
   const Response unknown_parent = put({{"inherits", "nope"}});
-  EXPECT_TRUE(unknown_parent.status == 422 || unknown_parent.status == 404) << unknown_parent.Describe();
-  const Response unknown_meter = put({{"quotas", json::object{{"bogus", json::object{{"limit", 1}}}}}});
+  EXPECT_TRUE(unknown_parent.status == 422 || unknown_parent.status == 404)
+      << unknown_parent.Describe();
+  const Response unknown_meter =
+      put({{"quotas", json::object{{"bogus", json::object{{"limit", 1}}}}}});
   EXPECT_EQ(unknown_meter.status, 422) << unknown_meter.Describe();
-  EXPECT_TRUE(IsError(admin_->Get("/api/admin/tiers/bad"), 404, "not_found")) << "a rejected PUT created the tier";
+  EXPECT_TRUE(IsError(admin_->Get("/api/admin/tiers/bad"), 404, "not_found"))
+      << "a rejected PUT created the tier";
   EXPECT_TRUE(IsError(service_->Get("/api/admin/tiers"), 403, "forbidden"));
+}
+
+// DESIGN.md/docs/configuration.md rules for names and emails hold for the
+// admin API as they do for the config file (`tally check-config`).
+// SERVER BUGS (fail): PUT /api/admin/users/{id} accepts an email without '@'
+// (the config requires one); PUT /api/admin/tiers/{name} accepts a name
+// outside [A-Za-z0-9_.-]{1,64} (e.g. "x y", 100 characters), which the config
+// rejects; an unknown or cyclic "inherits" is a 422 without field "inherits".
+TEST_F(HttpApiTest, AdminChangesFollowTheConfigFileRules) {
+  EXPECT_TRUE(IsError(
+      admin_->Put("/api/admin/users/alice", json::value(json::object{{"email", "not-an-email"}})),
+      422, "invalid_request", "email"));
+  EXPECT_TRUE(
+      IsError(admin_->Put("/api/admin/tiers/x%20y", std::string("{}")), 422, "invalid_request"));
+  EXPECT_TRUE(IsError(admin_->Put("/api/admin/tiers/" + std::string(100, 't'), std::string("{}")),
+                      422, "invalid_request"));
+  EXPECT_TRUE(
+      IsError(admin_->Put("/api/admin/tiers/loop", json::value(json::object{{"inherits", "loop"}})),
+              422, "invalid_request", "inherits"));
+  EXPECT_TRUE(IsError(
+      admin_->Put("/api/admin/tiers/orphan", json::value(json::object{{"inherits", "nope"}})), 422,
+      "invalid_request", "inherits"));
+  // Nothing was stored by the refused ones.
+  EXPECT_EQ(Str(At(admin_->Get("/api/admin/users/alice").Json(), "email")), "");
+  EXPECT_EQ(admin_->Get("/api/admin/tiers/x%20y").status, 404);
 }
 
 // --- Keys and authentication --------------------------------------------------
 
 TEST_F(HttpApiTest, KeysCreateListAndRevoke) {
-  Response r = admin_->Post("/api/admin/keys", json::value(json::object{{"role", "service"}, {"name", "worker"}}));
+  Response r = admin_->Post("/api/admin/keys",
+                            json::value(json::object{{"role", "service"}, {"name", "worker"}}));
   ASSERT_EQ(r.status, 201) << r.Describe();
   json::value created = r.Json();
   const std::string secret = Str(At(created, "key"));
@@ -958,7 +1236,8 @@ TEST_F(HttpApiTest, KeysCreateListAndRevoke) {
   r = admin_->Delete("/api/admin/keys/" + id);
   ASSERT_EQ(r.status, 200) << r.Describe();
   EXPECT_FALSE(Str(At(r.Json(), "revoked")).empty()) << r.body;
-  EXPECT_TRUE(IsError(worker.Post("/api/quota/consume", json::value(EventBody("w2", "alice"))), 401, "unauthorized"));
+  EXPECT_TRUE(IsError(worker.Post("/api/quota/consume", json::value(EventBody("w2", "alice"))), 401,
+                      "unauthorized"));
   EXPECT_TRUE(IsError(worker.Get("/api/usage/current?user_id=alice"), 401, "unauthorized"));
   EXPECT_EQ(admin_->Delete("/api/admin/keys/" + id).status, 200) << "revoking twice is harmless";
   EXPECT_TRUE(IsError(admin_->Delete("/api/admin/keys/key_00000000"), 404, "not_found"));
@@ -968,9 +1247,10 @@ TEST_F(HttpApiTest, KeysCreateListAndRevoke) {
   EXPECT_TRUE(IsError(create({{"role", "user"}}), 422, "invalid_request", "role"));
   EXPECT_TRUE(IsError(create({{"role", "root"}}), 422, "invalid_request", "role"));
   EXPECT_TRUE(IsError(create({{"name", "x"}}), 422, "invalid_request", "role"));
-  EXPECT_TRUE(IsError(create({{"role", "service"}, {"write_rate_per_s", -1}}), 422, "invalid_request",
-                      "write_rate_per_s"));
-  EXPECT_TRUE(IsError(create({{"role", "service"}, {"scopes", "all"}}), 422, "invalid_request", "scopes"));
+  EXPECT_TRUE(IsError(create({{"role", "service"}, {"write_rate_per_s", -1}}), 422,
+                      "invalid_request", "write_rate_per_s"));
+  EXPECT_TRUE(
+      IsError(create({{"role", "service"}, {"scopes", "all"}}), 422, "invalid_request", "scopes"));
 
   // The last admin key cannot be revoked; with a second one it can.
   EXPECT_TRUE(IsError(admin_->Delete("/api/admin/keys/" + admin_id), 409, "conflict"));
@@ -999,7 +1279,8 @@ TEST_F(HttpApiTest, KeysCreateListAndRevoke) {
   for (const json::value& e : At(r.Json(), "entries").as_array()) {
     creates += Str(At(e, "action")) == "key.create";
     revokes += Str(At(e, "action")) == "key.revoke";
-    EXPECT_EQ(json::serialize(e).find("\"hash\""), std::string::npos) << "an audit entry shows a key hash";
+    EXPECT_EQ(json::serialize(e).find("\"hash\""), std::string::npos)
+        << "an audit entry shows a key hash";
   }
   EXPECT_GE(creates, 4);  // bootstrap, backend, worker, second admin
   EXPECT_EQ(revokes, 2);
@@ -1011,12 +1292,14 @@ TEST_F(HttpApiTest, Unauthorized401) {
   Response r = nobody.Get(target);
   EXPECT_TRUE(IsError(r, 401, "unauthorized"));
   EXPECT_EQ(r.Header("WWW-Authenticate").rfind("Bearer", 0), 0u) << r.Header("WWW-Authenticate");
-  EXPECT_TRUE(IsError(nobody.Post("/api/quota/consume", json::value(EventBody("x", "alice"))), 401, "unauthorized"));
+  EXPECT_TRUE(IsError(nobody.Post("/api/quota/consume", json::value(EventBody("x", "alice"))), 401,
+                      "unauthorized"));
 
   auto with = [&](const std::string& authorization) {
     return nobody.Request("GET", target, "", {{"Authorization", authorization}});
   };
-  EXPECT_TRUE(IsError(with("Bearer tly_service_0000000000000000000000000000000000000000000"), 401, "unauthorized"));
+  EXPECT_TRUE(IsError(with("Bearer tly_service_0000000000000000000000000000000000000000000"), 401,
+                      "unauthorized"));
   EXPECT_TRUE(IsError(with("Bearer definitely-not-a-key"), 401, "unauthorized"));
   EXPECT_TRUE(IsError(with("Basic dXNlcjpwYXNz"), 401, "unauthorized"));
   EXPECT_TRUE(IsError(with("Bearer"), 401, "unauthorized"));
@@ -1028,46 +1311,62 @@ TEST_F(HttpApiTest, Unauthorized401) {
   EXPECT_TRUE(IsError(with("Bearer " + SignJwt(json::object{{"sub", "alice"}, {"exp", now + 3600}},
                                                "another-secret-of-at-least-32-bytes!!")),
                       401, "unauthorized"));
-  const std::string unsigned_token = UserToken("alice").substr(0, UserToken("alice").rfind('.') + 1);
+  const std::string unsigned_token =
+      UserToken("alice").substr(0, UserToken("alice").rfind('.') + 1);
   EXPECT_TRUE(IsError(with("Bearer " + unsigned_token), 401, "unauthorized"));
-  EXPECT_TRUE(IsError(with("Bearer " + SignJwt(json::object{{"exp", now + 3600}})), 401, "unauthorized"));
-  EXPECT_TRUE(IsError(with("Bearer " + SignJwt(json::object{{"sub", "alice"}})), 401, "unauthorized"))
+  EXPECT_TRUE(
+      IsError(with("Bearer " + SignJwt(json::object{{"exp", now + 3600}})), 401, "unauthorized"));
+  EXPECT_TRUE(
+      IsError(with("Bearer " + SignJwt(json::object{{"sub", "alice"}})), 401, "unauthorized"))
       << "a token without exp";
   // A token that is valid except for its time window.
-  EXPECT_TRUE(IsError(with("Bearer " + SignJwt(json::object{{"sub", "alice"}, {"exp", now + 7200}, {"nbf", now + 3600}})),
-                      401, "unauthorized"));
+  EXPECT_TRUE(IsError(
+      with("Bearer " +
+           SignJwt(json::object{{"sub", "alice"}, {"exp", now + 7200}, {"nbf", now + 3600}})),
+      401, "unauthorized"));
   // The good ones pass.
   EXPECT_EQ(with(std::string("Bearer ") + kAdminKey).status, 200);
-  EXPECT_EQ(with(std::string("bearer ") + kAdminKey).status, 200) << "the scheme is case-insensitive";
+  EXPECT_EQ(with(std::string("bearer ") + kAdminKey).status, 200)
+      << "the scheme is case-insensitive";
   EXPECT_EQ(with("Bearer " + UserToken("alice")).status, 200);
 }
 
 TEST_F(HttpApiTest, Forbidden403) {
   // A service key on admin routes.
-  EXPECT_TRUE(IsError(service_->Put("/api/quota/update",
-                                    json::value(json::object{{"user_id", "alice"}, {"quota_type", "requests"}, {"limit", 9}})),
-                      403, "forbidden"));
-  EXPECT_TRUE(IsError(service_->Post("/api/quota/reset", json::value(json::object{{"user_id", "alice"}})), 403,
-                      "forbidden"));
-  EXPECT_TRUE(IsError(service_->Post("/api/admin/keys", json::value(json::object{{"role", "admin"}})), 403,
-                      "forbidden"));
+  EXPECT_TRUE(
+      IsError(service_->Put("/api/quota/update",
+                            json::value(json::object{
+                                {"user_id", "alice"}, {"quota_type", "requests"}, {"limit", 9}})),
+              403, "forbidden"));
+  EXPECT_TRUE(
+      IsError(service_->Post("/api/quota/reset", json::value(json::object{{"user_id", "alice"}})),
+              403, "forbidden"));
+  EXPECT_TRUE(
+      IsError(service_->Post("/api/admin/keys", json::value(json::object{{"role", "admin"}})), 403,
+              "forbidden"));
   EXPECT_TRUE(IsError(service_->Get("/api/admin/audit"), 403, "forbidden"));
   EXPECT_TRUE(IsError(service_->Put("/api/admin/tiers/x", std::string("{}")), 403, "forbidden"));
-  EXPECT_TRUE(IsError(service_->Post("/api/admin/quota/bulk", std::string("{}")), 403, "forbidden"));
+  EXPECT_TRUE(
+      IsError(service_->Post("/api/admin/quota/bulk", std::string("{}")), 403, "forbidden"));
   // Nothing changed.
   Response r = admin_->Get("/api/usage/current?user_id=alice");
   EXPECT_EQ(Int(FindQuota(At(r.Json(), "quotas"), "requests")->at("limit")), 5);
 
   // A user token: no writes, no admin, no other subject.
   HttpClient alice(server_->address(), UserToken("alice"));
-  EXPECT_TRUE(IsError(alice.Post("/api/quota/consume", json::value(EventBody("j1", "alice"))), 403, "forbidden"));
-  EXPECT_TRUE(IsError(alice.Post("/api/usage/track", json::value(EventBody("j2", "alice"))), 403, "forbidden"));
-  EXPECT_TRUE(IsError(alice.Post("/api/quota/check", json::value(EventBody("j3", "alice"))), 403, "forbidden"));
-  EXPECT_TRUE(IsError(alice.Post("/api/quota/reservations", json::value(EventBody("j4", "alice"))), 403, "forbidden"));
+  EXPECT_TRUE(IsError(alice.Post("/api/quota/consume", json::value(EventBody("j1", "alice"))), 403,
+                      "forbidden"));
+  EXPECT_TRUE(IsError(alice.Post("/api/usage/track", json::value(EventBody("j2", "alice"))), 403,
+                      "forbidden"));
+  EXPECT_TRUE(IsError(alice.Post("/api/quota/check", json::value(EventBody("j3", "alice"))), 403,
+                      "forbidden"));
+  EXPECT_TRUE(IsError(alice.Post("/api/quota/reservations", json::value(EventBody("j4", "alice"))),
+                      403, "forbidden"));
   EXPECT_TRUE(IsError(alice.Delete("/api/quota/reservations/j4"), 403, "forbidden"));
   EXPECT_TRUE(IsError(alice.Get("/api/admin/users/alice"), 403, "forbidden"));
-  EXPECT_TRUE(IsError(alice.Put("/api/admin/users/alice", json::value(json::object{{"tier", "enterprise"}})), 403,
-                      "forbidden"));
+  EXPECT_TRUE(IsError(
+      alice.Put("/api/admin/users/alice", json::value(json::object{{"tier", "enterprise"}})), 403,
+      "forbidden"));
   EXPECT_TRUE(IsError(alice.Get("/api/usage/current?user_id=bob"), 403, "forbidden"));
   EXPECT_TRUE(IsError(alice.Get("/api/quota/status?user_id=bob"), 403, "forbidden"));
   EXPECT_TRUE(IsError(alice.Get("/api/quota/history?user_id=bob"), 403, "forbidden"));
@@ -1103,7 +1402,8 @@ TEST_F(HttpApiTest, NotFound404AndMethodNotAllowed405) {
   EXPECT_TRUE(IsError(admin_->Get("/api/nope"), 404, "not_found"));
   EXPECT_TRUE(IsError(admin_->Get("/"), 404, "not_found"));
   EXPECT_TRUE(IsError(admin_->Get("/api/quota/consume/extra"), 404, "not_found"));
-  EXPECT_TRUE(IsError(admin_->Post("/api/quota/reservations//commit", std::string("{}")), 404, "not_found"));
+  EXPECT_TRUE(IsError(admin_->Post("/api/quota/reservations//commit", std::string("{}")), 404,
+                      "not_found"));
 
   Response r = admin_->Get("/api/quota/consume");
   EXPECT_TRUE(IsError(r, 405, "method_not_allowed"));
@@ -1137,15 +1437,20 @@ TEST_F(HttpApiTest, UnknownSubjectIs404WithoutAutoCreate) {
   ASSERT_FALSE(HasFatalFailure());
 
   EXPECT_TRUE(IsError(Consume(EventBody("g1", "ghost")), 404, "not_found", "subject"));
-  EXPECT_TRUE(IsError(service_->Post("/api/usage/track", json::value(EventBody("g2", "ghost"))), 404, "not_found"));
-  EXPECT_TRUE(IsError(service_->Post("/api/quota/check", json::value(EventBody("g3", "ghost"))), 404, "not_found"));
-  EXPECT_TRUE(IsError(service_->Post("/api/quota/reservations", json::value(EventBody("g4", "ghost"))), 404,
-                      "not_found"));
+  EXPECT_TRUE(IsError(service_->Post("/api/usage/track", json::value(EventBody("g2", "ghost"))),
+                      404, "not_found"));
+  EXPECT_TRUE(IsError(service_->Post("/api/quota/check", json::value(EventBody("g3", "ghost"))),
+                      404, "not_found"));
+  EXPECT_TRUE(
+      IsError(service_->Post("/api/quota/reservations", json::value(EventBody("g4", "ghost"))), 404,
+              "not_found"));
   json::array batch{EventBody("g5", "alice"), EventBody("g6", "ghost")};
-  EXPECT_TRUE(IsError(service_->Post("/api/usage/track", json::value(json::object{{"events", batch}})), 404,
-                      "not_found"));
+  EXPECT_TRUE(
+      IsError(service_->Post("/api/usage/track", json::value(json::object{{"events", batch}})), 404,
+              "not_found"));
   EXPECT_EQ(CurrentUsed(*admin_, "alice", "requests"), 0) << "the batch was half-applied";
-  EXPECT_TRUE(IsError(admin_->Get("/api/admin/users/ghost"), 404, "not_found")) << "ghost was created";
+  EXPECT_TRUE(IsError(admin_->Get("/api/admin/users/ghost"), 404, "not_found"))
+      << "ghost was created";
   // Declared subjects work; a subject created through the admin API too.
   EXPECT_EQ(Consume(EventBody("g7", "alice")).status, 200);
   ASSERT_EQ(admin_->Put("/api/admin/users/ghost", std::string("{}")).status, 200);
@@ -1157,19 +1462,22 @@ TEST_F(HttpApiTest, BodiesOverMaxBodyBytesAre413) {
   StartServer(ServerSetup{.config = kConfig, .args = {"--max-body-bytes", "2048"}});
   ASSERT_FALSE(HasFatalFailure());
   json::object big = EventBody("big", "alice");
-  big["context"] = json::object{{"user_agent", std::string(1000, 'a')}, {"endpoint", std::string(1000, 'b')}};
+  big["context"] =
+      json::object{{"user_agent", std::string(1000, 'a')}, {"endpoint", std::string(1000, 'b')}};
   Response r = Consume(big);
   EXPECT_TRUE(IsError(r, 413, "payload_too_large"));
   EXPECT_FALSE(r.keep_alive);
   // The same through Content-Length alone, body never sent: answered at once.
   HttpClient raw(server_->address());
-  ASSERT_TRUE(raw.WriteRaw("POST /api/quota/consume HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + service_key_ +
-                           "\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{"));
+  ASSERT_TRUE(raw.WriteRaw(
+      "POST /api/quota/consume HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + service_key_ +
+      "\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{"));
   r = raw.ReadResponse();
   EXPECT_TRUE(IsError(r, 413, "payload_too_large"));
   // Just under the limit is fine, and the server still serves.
   json::object fits = EventBody("fits", "alice");
-  fits["context"] = json::object{{"user_agent", std::string(900, 'a')}, {"endpoint", std::string(900, 'b')}};
+  fits["context"] =
+      json::object{{"user_agent", std::string(900, 'a')}, {"endpoint", std::string(900, 'b')}};
   r = Consume(fits);
   EXPECT_EQ(r.status, 200) << r.Describe();
   EXPECT_EQ(CurrentUsed(*admin_, "alice", "requests"), 1);
@@ -1177,7 +1485,9 @@ TEST_F(HttpApiTest, BodiesOverMaxBodyBytesAre413) {
 
 TEST_F(HttpApiTest, RateLimitedByTierAndByKey) {
   // A tier's rate limit: 1 request an hour.
-  ASSERT_EQ(admin_->Put("/api/admin/users/tim", json::value(json::object{{"tier", "throttled"}})).status, 200);
+  ASSERT_EQ(
+      admin_->Put("/api/admin/users/tim", json::value(json::object{{"tier", "throttled"}})).status,
+      200);
   Response r = Consume(EventBody("tim1", "tim"));
   ASSERT_EQ(r.status, 200) << r.Describe();
   r = Consume(EventBody("tim2", "tim"));
@@ -1203,7 +1513,8 @@ TEST_F(HttpApiTest, RateLimitedByTierAndByKey) {
       refused = r;
     }
   }
-  ASSERT_TRUE(refused.has_value()) << "three writes in a row under a 1/s key limit were all admitted";
+  ASSERT_TRUE(refused.has_value())
+      << "three writes in a row under a 1/s key limit were all admitted";
   EXPECT_TRUE(IsError(*refused, 429, "rate_limited"));
   ASSERT_TRUE(refused->HasHeader("Retry-After"));
   EXPECT_EQ(refused->Header("Retry-After"), "1");
@@ -1216,16 +1527,21 @@ TEST_F(HttpApiTest, RateLimitedByTierAndByKey) {
 // --- Request validation across endpoints ------------------------------------------
 
 TEST_F(HttpApiTest, MalformedJsonIs400AndWrongShapesAre422WithTheField) {
-  const std::vector<std::string> writes = {"/api/quota/consume", "/api/quota/check", "/api/quota/reservations",
-                                           "/api/usage/track"};
+  const std::vector<std::string> writes = {"/api/quota/consume", "/api/quota/check",
+                                           "/api/quota/reservations", "/api/usage/track"};
   for (const std::string& target : writes) {
-    for (const std::string& body : {std::string(""), std::string("{"), std::string("not json"),
-                                    std::string("{\"id\":\"a\",}"), std::string("{\"id\":\"a\",\"id\":\"b\"}"),
-                                    std::string("{} {}")}) {
-      EXPECT_TRUE(IsError(service_->Post(target, body), 400, "invalid_json")) << target << " " << body;
+    for (const std::string& body :
+         {std::string(""), std::string("{"), std::string("not json"),
+          std::string("{\"id\":\"a\",}"), std::string("{\"id\":\"a\",\"id\":\"b\"}"),
+          std::string("{} {}")}) {
+      EXPECT_TRUE(IsError(service_->Post(target, body), 400, "invalid_json"))
+          << target << " " << body;
     }
-    EXPECT_TRUE(IsError(service_->Post(target, std::string("[]")), 422, "invalid_request", "body")) << target;
-    EXPECT_TRUE(IsError(service_->Post(target, std::string("\"event\"")), 422, "invalid_request", "body")) << target;
+    EXPECT_TRUE(IsError(service_->Post(target, std::string("[]")), 422, "invalid_request", "body"))
+        << target;
+    EXPECT_TRUE(
+        IsError(service_->Post(target, std::string("\"event\"")), 422, "invalid_request", "body"))
+        << target;
   }
   struct Case {
     std::string body;
@@ -1253,10 +1569,12 @@ TEST_F(HttpApiTest, MalformedJsonIs400AndWrongShapesAre422WithTheField) {
       {R"({"id":"x","subjct":"alice","type":"t"})", "subjct"},
       {R"({"id":"x","subject":"alice","user_id":"bob","type":"t"})", "user_id"},
   };
-  for (const std::string& target : {std::string("/api/quota/consume"), std::string("/api/quota/check"),
-                                    std::string("/api/usage/track")}) {
+  for (const std::string& target :
+       {std::string("/api/quota/consume"), std::string("/api/quota/check"),
+        std::string("/api/usage/track")}) {
     for (const Case& c : cases) {
-      EXPECT_TRUE(IsError(service_->Post(target, c.body), 422, "invalid_request", c.field)) << target << " " << c.body;
+      EXPECT_TRUE(IsError(service_->Post(target, c.body), 422, "invalid_request", c.field))
+          << target << " " << c.body;
     }
   }
   // Nothing was recorded by any of it.

@@ -4,12 +4,11 @@
 #include "http_client.h"
 
 #include <algorithm>
-#include <optional>
-#include <utility>
-
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <optional>
+#include <utility>
 
 namespace tally::http_test {
 namespace {
@@ -46,7 +45,8 @@ std::string Response::Header(std::string_view name) const {
 }
 
 bool Response::HasHeader(std::string_view name) const {
-  return std::any_of(headers.begin(), headers.end(), [&](const auto& h) { return IEquals(h.first, name); });
+  return std::any_of(headers.begin(), headers.end(),
+                     [&](const auto& h) { return IEquals(h.first, name); });
 }
 
 const boost::json::value& Response::Json(bool* ok) const {
@@ -133,7 +133,8 @@ class HttpClient::Impl {
     if (receive_buffer > 0) {
       // Before connecting, so that the window the server sees is small.
       stream_->socket().open(ip.is_v6() ? tcp::v6() : tcp::v4(), ec);
-      if (!ec) stream_->socket().set_option(net::socket_base::receive_buffer_size(receive_buffer), ec);
+      if (!ec)
+        stream_->socket().set_option(net::socket_base::receive_buffer_size(receive_buffer), ec);
       if (ec) {
         if (error) *error = "socket: " + ec.message();
         Close();
@@ -163,7 +164,8 @@ class HttpClient::Impl {
     return result;
   }
 
-  beast::error_code WriteRequest(http::request<http::string_body>& req, std::chrono::milliseconds timeout) {
+  beast::error_code WriteRequest(http::request<http::string_body>& req,
+                                 std::chrono::milliseconds timeout) {
     stream_->expires_after(timeout);
     beast::error_code result = net::error::would_block;
     http::async_write(*stream_, req, [&](beast::error_code e, std::size_t) { result = e; });
@@ -184,7 +186,8 @@ class HttpClient::Impl {
     const size_t buffered = buffer_.size();
     stream_->expires_after(timeout);
     beast::error_code result = net::error::would_block;
-    http::async_read(*stream_, buffer_, parser, [&](beast::error_code e, std::size_t) { result = e; });
+    http::async_read(*stream_, buffer_, parser,
+                     [&](beast::error_code e, std::size_t) { result = e; });
     RunLoop();
     if (result) {
       r.error = "read: " + result.message();
@@ -210,8 +213,8 @@ class HttpClient::Impl {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     char chunk[16 * 1024];
     while (true) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                            std::chrono::steady_clock::now());
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) break;
       stream_->expires_after(left);
       beast::error_code result = net::error::would_block;
@@ -257,8 +260,8 @@ bool HttpClient::Connect(std::string* error) {
   return impl_->Connect(timeout_, receive_buffer_, error);
 }
 
-Response HttpClient::Request(const std::string& method, const std::string& target, const std::string& body,
-                             const Headers& extra) {
+Response HttpClient::Request(const std::string& method, const std::string& target,
+                             const std::string& body, const Headers& extra) {
   Response r;
   if (!Connect(&r.error)) return r;
   http::request<http::string_body> req;
@@ -288,7 +291,8 @@ Response HttpClient::Request(const std::string& method, const std::string& targe
   // Even when the write failed the server may have answered (and closed)
   // early, e.g. 413 or 431: read what it said.
   Response answer = impl_->Read(method == "HEAD", timeout_);
-  if (answer.status == 0 && written) answer.error = "write: " + written.message() + "; " + answer.error;
+  if (answer.status == 0 && written)
+    answer.error = "write: " + written.message() + "; " + answer.error;
   return answer;
 }
 

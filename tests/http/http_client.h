@@ -17,6 +17,7 @@
 #ifndef TALLY_TESTS_HTTP_HTTP_CLIENT_H_
 #define TALLY_TESTS_HTTP_HTTP_CLIENT_H_
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -25,18 +26,16 @@
 #include <utility>
 #include <vector>
 
-#include <boost/json.hpp>
-
 namespace tally::http_test {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Response {
-  int status = 0;      // 0: no complete response (see error)
-  std::string error;   // transport or parse error, when status == 0
+  int status = 0;        // 0: no complete response (see error)
+  std::string error;     // transport or parse error, when status == 0
   bool partial = false;  // status 0 after some bytes of a response arrived
   std::string body;
-  Headers headers;     // in the order received
+  Headers headers;  // in the order received
   bool keep_alive = true;
 
  private:
@@ -44,7 +43,6 @@ struct Response {
   mutable bool parsed_ok_ = false;
 
  public:
-
   // The first header of that name (case-insensitive), or "" when absent.
   std::string Header(std::string_view name) const;
   bool HasHeader(std::string_view name) const;
@@ -78,9 +76,15 @@ class HttpClient {
 
   Response Get(const std::string& target) { return Request("GET", target); }
   Response Delete(const std::string& target) { return Request("DELETE", target); }
-  Response Post(const std::string& target, const std::string& body) { return Request("POST", target, body); }
-  Response Put(const std::string& target, const std::string& body) { return Request("PUT", target, body); }
-  Response Post(const std::string& target, const char* body) { return Request("POST", target, body); }
+  Response Post(const std::string& target, const std::string& body) {
+    return Request("POST", target, body);
+  }
+  Response Put(const std::string& target, const std::string& body) {
+    return Request("PUT", target, body);
+  }
+  Response Post(const std::string& target, const char* body) {
+    return Request("POST", target, body);
+  }
   Response Put(const std::string& target, const char* body) { return Request("PUT", target, body); }
   Response Post(const std::string& target, const boost::json::value& body) {
     return Request("POST", target, boost::json::serialize(body));
@@ -92,8 +96,8 @@ class HttpClient {
   // Any method (also ones Beast does not know, e.g. "PATCH"). `extra` headers
   // are added; an "Authorization" among them replaces the token's.
   // `body` gets "Content-Type: application/json" unless `extra` names one.
-  Response Request(const std::string& method, const std::string& target, const std::string& body = "",
-                   const Headers& extra = {});
+  Response Request(const std::string& method, const std::string& target,
+                   const std::string& body = "", const Headers& extra = {});
 
   // --- Raw mode ---
   // Connects if not connected; false (with `error`) on failure.

@@ -65,7 +65,7 @@ std::string ServerProcess::Log() const { return tally::testing::ReadFile(tmp_.Su
   const std::string log_file = tmp_.Sub("server.log");
   std::filesystem::remove(port_file);
 
-  std::vector<std::string> args = {TALLY_BINARY_PATH, "serve",     "--data-dir", data_dir(),
+  std::vector<std::string> args = {TALLY_BINARY_PATH, "serve",       "--data-dir",  data_dir(),
                                    "--listen",        "127.0.0.1:0", "--port-file", port_file};
   if (!setup_.config.empty()) {
     args.push_back("--config");
@@ -126,12 +126,14 @@ std::string ServerProcess::Log() const { return tally::testing::ReadFile(tmp_.Su
     if (Reap(pid_, &status)) {
       pid_ = -1;
       return ::testing::AssertionFailure()
-             << "tally serve exited before listening (status " << status << "); log:\n" << Log();
+             << "tally serve exited before listening (status " << status << "); log:\n"
+             << Log();
     }
     if (SteadyClock::now() >= deadline) {
       Kill();
       return ::testing::AssertionFailure() << "tally serve did not write its port file within "
-                                           << timeout.count() << " ms; log:\n" << Log();
+                                           << timeout.count() << " ms; log:\n"
+                                           << Log();
     }
     std::this_thread::sleep_for(kPollInterval);
   }

@@ -78,7 +78,9 @@ class ServerProcess {
   std::string Log() const;
 
   // A client of this server with `token` (default: the admin key).
-  HttpClient Client(const std::string& token = kAdminKey) const { return HttpClient(address_, token); }
+  HttpClient Client(const std::string& token = kAdminKey) const {
+    return HttpClient(address_, token);
+  }
 
  private:
   const ServerSetup setup_;

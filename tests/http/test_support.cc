@@ -12,12 +12,13 @@ namespace tally::http_test {
 namespace {
 
 std::string Base64Url(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   size_t i = 0;
   for (; i + 3 <= in.size(); i += 3) {
-    const uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                       static_cast<uint8_t>(in[i + 2]);
+    const uint32_t n = (static_cast<uint8_t>(in[i]) << 16) |
+                       (static_cast<uint8_t>(in[i + 1]) << 8) | static_cast<uint8_t>(in[i + 2]);
     out += kAlphabet[(n >> 18) & 63];
     out += kAlphabet[(n >> 12) & 63];
     out += kAlphabet[(n >> 6) & 63];
@@ -69,7 +70,8 @@ class SfParser {
   }
   std::nullopt_t Fail(std::string* error, std::string why = "") {
     if (why.empty()) why = why_;
-    if (error != nullptr) *error = why + " at offset " + std::to_string(i_) + " of \"" + std::string(s_) + "\"";
+    if (error != nullptr)
+      *error = why + " at offset " + std::to_string(i_) + " of \"" + std::string(s_) + "\"";
     return std::nullopt;
   }
 
@@ -117,8 +119,8 @@ class SfParser {
       *kind = SfItem::Kind::kToken;
       while (!AtEnd()) {
         const char d = s_[i_];
-        if (std::isalnum(static_cast<unsigned char>(d)) || std::string_view("!#$%&'*+-.^_`|~:/").find(d) !=
-                                                                  std::string_view::npos) {
+        if (std::isalnum(static_cast<unsigned char>(d)) ||
+            std::string_view("!#$%&'*+-.^_`|~:/").find(d) != std::string_view::npos) {
           value->push_back(d);
           ++i_;
         } else {
@@ -141,8 +143,9 @@ class SfParser {
       }
       while (!AtEnd()) {
         const char d = s_[i_];
-        if (std::islower(static_cast<unsigned char>(d)) || std::isdigit(static_cast<unsigned char>(d)) ||
-            d == '_' || d == '-' || d == '.' || d == '*') {
+        if (std::islower(static_cast<unsigned char>(d)) ||
+            std::isdigit(static_cast<unsigned char>(d)) || d == '_' || d == '-' || d == '.' ||
+            d == '*') {
           key.push_back(d);
           ++i_;
         } else {
@@ -175,18 +178,21 @@ class SfParser {
 }  // namespace
 
 int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 std::string SignJwt(const json::object& claims, std::string_view secret) {
-  const std::string signing_input = Base64Url(R"({"alg":"HS256","typ":"JWT"})") + "." +
-                                    Base64Url(json::serialize(claims));
+  const std::string signing_input =
+      Base64Url(R"({"alg":"HS256","typ":"JWT"})") + "." + Base64Url(json::serialize(claims));
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac, &mac_len);
-  return signing_input + "." + Base64Url(std::string_view(reinterpret_cast<const char*>(mac), mac_len));
+       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac,
+       &mac_len);
+  return signing_input + "." +
+         Base64Url(std::string_view(reinterpret_cast<const char*>(mac), mac_len));
 }
 
 std::string UserToken(const std::string& subject, int64_t expires_in_s) {
@@ -204,20 +210,24 @@ json::object EventBody(const std::string& id, const std::string& subject, const 
 ::testing::AssertionResult IsError(const Response& r, int status, std::string_view code,
                                    std::optional<std::string> field, bool only_error) {
   if (r.status != status) {
-    return ::testing::AssertionFailure() << "expected " << status << " " << code << ", got " << r.Describe();
+    return ::testing::AssertionFailure()
+           << "expected " << status << " " << code << ", got " << r.Describe();
   }
   if (r.Header("Content-Type").rfind("application/json", 0) != 0) {
-    return ::testing::AssertionFailure() << "error without a JSON content type: " << r.Header("Content-Type");
+    return ::testing::AssertionFailure()
+           << "error without a JSON content type: " << r.Header("Content-Type");
   }
   bool ok = false;
   const json::value body = r.Json(&ok);
-  if (!ok || !body.is_object()) return ::testing::AssertionFailure() << "error body is not a JSON object: " << r.body;
+  if (!ok || !body.is_object())
+    return ::testing::AssertionFailure() << "error body is not a JSON object: " << r.body;
   const json::object& o = body.as_object();
   const json::value* error = o.if_contains("error");
   if (error == nullptr || !error->is_object()) {
     return ::testing::AssertionFailure() << "no \"error\" object: " << r.body;
   }
-  if (only_error && o.size() != 1) return ::testing::AssertionFailure() << "more than \"error\" in " << r.body;
+  if (only_error && o.size() != 1)
+    return ::testing::AssertionFailure() << "more than \"error\" in " << r.body;
   const json::object& e = error->as_object();
   const json::value* c = e.if_contains("code");
   if (c == nullptr || !c->is_string() || c->as_string() != code) {
@@ -238,22 +248,24 @@ json::object EventBody(const std::string& id, const std::string& subject, const 
   if (only_error) {
     for (const auto& kv : e) {
       if (kv.key() != "code" && kv.key() != "message" && kv.key() != "field") {
-        return ::testing::AssertionFailure() << "unexpected key " << kv.key() << " in error: " << r.body;
+        return ::testing::AssertionFailure()
+               << "unexpected key " << kv.key() << " in error: " << r.body;
       }
     }
   }
   return ::testing::AssertionSuccess();
 }
 
-const json::object* FindQuota(const json::value& quotas, std::string_view meter, std::string_view scope) {
+const json::object* FindQuota(const json::value& quotas, std::string_view meter,
+                              std::string_view scope) {
   if (!quotas.is_array()) return nullptr;
   for (const json::value& q : quotas.as_array()) {
     if (!q.is_object()) continue;
     const json::object& o = q.as_object();
     const json::value* m = o.if_contains("meter");
     const json::value* s = o.if_contains("scope");
-    if (m != nullptr && s != nullptr && m->is_string() && s->is_string() && m->as_string() == meter &&
-        s->as_string() == scope) {
+    if (m != nullptr && s != nullptr && m->is_string() && s->is_string() &&
+        m->as_string() == meter && s->as_string() == scope) {
       return &o;
     }
   }
@@ -267,7 +279,8 @@ int64_t UsedOf(const json::value& quotas, std::string_view meter, std::string_vi
   return used != nullptr && used->is_int64() ? used->as_int64() : -1;
 }
 
-int64_t CurrentUsed(HttpClient& client, const std::string& subject, std::string_view meter, std::string_view scope) {
+int64_t CurrentUsed(HttpClient& client, const std::string& subject, std::string_view meter,
+                    std::string_view scope) {
   const Response r = client.Get("/api/usage/current?user_id=" + subject);
   if (r.status != 200) {
     ADD_FAILURE() << "usage/current of " << subject << ": " << r.Describe();
@@ -279,7 +292,8 @@ int64_t CurrentUsed(HttpClient& client, const std::string& subject, std::string_
     return -1;
   }
   const int64_t used = UsedOf(body.as_object().at("quotas"), meter, scope);
-  if (used < 0) ADD_FAILURE() << "usage/current has no " << scope << " quota on " << meter << ": " << r.body;
+  if (used < 0)
+    ADD_FAILURE() << "usage/current has no " << scope << " quota on " << meter << ": " << r.body;
   return used;
 }
 

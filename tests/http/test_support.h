@@ -7,14 +7,13 @@
 #ifndef TALLY_TESTS_HTTP_TEST_SUPPORT_H_
 #define TALLY_TESTS_HTTP_TEST_SUPPORT_H_
 
+#include <boost/json.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "gtest/gtest.h"
 #include "http_client.h"
@@ -33,8 +32,8 @@ std::string SignJwt(const json::object& claims, std::string_view secret = kJwtSe
 std::string UserToken(const std::string& subject, int64_t expires_in_s = 3600);
 
 // {"id","subject","type","data"}.
-json::object EventBody(const std::string& id, const std::string& subject, const json::object& data = {},
-                       const std::string& type = "api_call");
+json::object EventBody(const std::string& id, const std::string& subject,
+                       const json::object& data = {}, const std::string& type = "api_call");
 
 // The response is `status` with the API's error shape
 // {"error":{"code","message","field"?}}: a JSON body, code == `code`, a
@@ -42,13 +41,15 @@ json::object EventBody(const std::string& id, const std::string& subject, const 
 // the body holds nothing but "error" and error nothing but code, message and
 // field.
 ::testing::AssertionResult IsError(const Response& r, int status, std::string_view code,
-                                   std::optional<std::string> field = std::nullopt, bool only_error = true);
+                                   std::optional<std::string> field = std::nullopt,
+                                   bool only_error = true);
 
 // The entry of `quotas` (an array) for `meter` and `scope`, or nullptr.
 const json::object* FindQuota(const json::value& quotas, std::string_view meter,
                               std::string_view scope = "subject");
 // Its "used", or -1 when there is no such entry.
-int64_t UsedOf(const json::value& quotas, std::string_view meter, std::string_view scope = "subject");
+int64_t UsedOf(const json::value& quotas, std::string_view meter,
+               std::string_view scope = "subject");
 
 // GET /api/usage/current?user_id=<subject> through `client` (an admin or
 // service key): the subject's "used" of `meter`, or -1 on any failure (with

@@ -12,6 +12,10 @@
 namespace tally {
 
 void KeyRing::Put(const ApiKey& key) {
+  {
+    std::lock_guard<std::mutex> cache_lock(cache_mu_);
+    id_by_secret_.clear();
+  }
   std::unique_lock<std::shared_mutex> lock(mu_);
   auto existing = keys_.find(key.id);
   std::string old_hash;
@@ -44,7 +48,27 @@ void KeyRing::Put(const ApiKey& key) {
 }
 
 std::optional<ApiKey> KeyRing::FindBySecret(std::string_view secret) const {
-  const std::string hash = HashApiKey(secret);
+  std::string cached_id;
+  {
+    std::lock_guard<std::mutex> cache_lock(cache_mu_);
+    if (auto it = id_by_secret_.find(std::string(secret)); it != id_by_secret_.end()) cached_id = it->second;
+  }
+  if (!cached_id.empty()) {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto found = keys_.find(cached_id);
+    if (found != keys_.end() && found->second.revoked == 0) return found->second;
+    return std::nullopt;
+  }
+  std::optional<ApiKey> key = FindByHash(HashApiKey(secret));
+  if (key) {
+    std::lock_guard<std::mutex> cache_lock(cache_mu_);
+    if (id_by_secret_.size() >= kMaxCached) id_by_secret_.clear();
+    id_by_secret_.emplace(std::string(secret), key->id);
+  }
+  return key;
+}
+
+std::optional<ApiKey> KeyRing::FindByHash(const std::string& hash) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   // The map lookup's timing depends only on the hash of the secret, which
   // tells an attacker nothing useful; the final comparison is constant-time

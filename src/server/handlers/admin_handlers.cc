@@ -141,7 +141,10 @@ HandlerResult Bulk(ServerContext& ctx, HttpRequest& request) {
   const json::array& list = updates->as_array();
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string prefix = absl::StrCat("updates[", i, "].");
-    if (!list[i].is_object()) return ErrorResult(InvalidRequest(prefix + "", prefix + ": must be an object"));
+    if (!list[i].is_object()) {
+      const std::string field = absl::StrCat("updates[", i, "]");
+      return ErrorResult(InvalidRequest(field, field + ": must be an object such as {\"user_id\":\"alice\"}"));
+    }
     const json::object& u = list[i].as_object();
     absl::StatusOr<std::string> user = RequiredString(u, "user_id", prefix, kMaxNameLength);
     if (!user.ok()) return ErrorResult(user.status());

@@ -22,7 +22,9 @@ std::string DenyMessage(const Decision& d) {
     if (q.meter != d.denied_meter || q.scope != d.denied_scope || !q.limit) continue;
     return absl::StrCat(who, " ", q.meter, " quota of ", q.account, " would be exceeded: ", q.used, " used",
                         q.reserved > 0 ? absl::StrCat(" and ", q.reserved, " reserved") : "", " of ", *q.limit,
-                        ", ", q.remaining.value_or(0), " remaining; it resets at ", FormatRfc3339(q.period.end));
+                        ", ", q.remaining.value_or(0), " remaining; ",
+                        q.period.end == kEndOfTime ? std::string("it never resets")
+                                                   : "it resets at " + FormatRfc3339(q.period.end));
   }
   return absl::StrCat(who, " ", d.denied_meter, " quota would be exceeded");
 }
@@ -49,9 +51,15 @@ HandlerResult DecisionResult(const Decision& d, Micros now, int ok_status, bool 
     body.append(",\"meter\":");
     AppendJsonString(d.denied_meter, &body);
     absl::StrAppend(&body, ",\"scope\":\"", std::string(ScopeName(d.denied_scope)), "\"}");
-    if (d.retry_at > 0) absl::StrAppend(&body, ",\"retry_at\":\"", FormatRfc3339(d.retry_at), "\"");
+    // A quota that never resets has no retry time (and no Retry-After).
+    const bool retry = d.retry_at > 0 && d.retry_at != kEndOfTime;
+    if (retry) {
+      absl::StrAppend(&body, ",\"retry_at\":\"", FormatRfc3339(d.retry_at), "\"");
+    } else {
+      body.append(",\"retry_at\":null");
+    }
     r.response.status = 429;
-    if (d.retry_at > 0) AddRetryAfter(d.retry_at, now, &r.response);
+    if (retry) AddRetryAfter(d.retry_at, now, &r.response);
   } else {
     r.response.status = ok_status;
   }

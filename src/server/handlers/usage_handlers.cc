@@ -92,8 +92,8 @@ HandlerResult Status(ServerContext& ctx, HttpRequest& request) {
   return r;
 }
 
-// The current windows, and every ledger entry (holds, releases, expiries,
-// grants, resets, rollovers) and audited change of the subject, newest first.
+// The current windows, the subject's adjustments (grants, resets, rollovers;
+// not reservation holds and releases) and its audited changes, newest first.
 HandlerResult History(ServerContext& ctx, HttpRequest& request) {
   if (absl::Status s = request.query.AllowOnly({"user_id", "from", "to", "limit", "before"}); !s.ok()) {
     return ErrorResult(s);
