@@ -302,16 +302,14 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
   if (mode == Mode::kCommit) {
     std::lock_guard<std::mutex> lock(reservations_mu_);
     auto it = reservations_.find(reservation_id);
-    // A hold past its TTL is expired even if the sweep has not dropped it yet.
-    const bool expired = it != reservations_.end() &&
-                         (it->second->state == Reservation::State::kExpired ||
-                          (it->second->state == Reservation::State::kOpen && it->second->expires_at <= now));
-    if (it == reservations_.end() || expired || it->second->state == Reservation::State::kCommitted ||
+    // An expired hold can still be committed: the work it guarded was done,
+    // and its usage is counted (unenforced) rather than lost. A release of an
+    // expired hold, by contrast, is a 409: there is nothing left to release.
+    if (it == reservations_.end() || it->second->state == Reservation::State::kCommitted ||
         it->second->state == Reservation::State::kReleased) {
       return absl::FailedPreconditionError(
           absl::StrCat("reservation \"", reservation_id, "\" was already ",
                        it == reservations_.end()                              ? "closed"
-                       : expired                                              ? "expired (its TTL passed)"
                        : it->second->state == Reservation::State::kCommitted ? "committed"
                                                                              : "released"));
     }

@@ -18,7 +18,9 @@
 //
 // Errors are values: InvalidArgument (bad input, 422), NotFound (unknown
 // subject/reservation, 404), AlreadyExists (id reuse, 409), FailedPrecondition
-// (reservation expired or settled, 409), Unavailable (storage failed, 503).
+// (reservation already settled, or released after it expired: 409),
+// Unavailable (storage failed, 503). A commit after the hold expired is
+// accepted: the work was done, so its usage is counted (unenforced).
 // A denial is not an error: it is a Decision with allowed == false.
 //
 // Thread-safety: every public method may be called from any thread. State is

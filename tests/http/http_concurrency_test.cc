@@ -422,7 +422,7 @@ TEST_F(HttpConcurrencyTest, SigtermUnderLoadDrainsAndExitsZero) {
 // client is left without an answer. Up to 8 rounds of SIGTERM under load by
 // 32 connections, stopping at the first write recorded without an answer.
 //
-// SERVER BUG (failed 10 runs out of 10, mostly in round 0 or 1): a request that has fully arrived
+// Regression (found by this test, since fixed): a request that has fully arrived
 // while the drain closes "idle" connections (Session::CloseIfIdle runs before the queued OnHeader,
 // so busy_ is still false) is still parsed from the session's buffer and executed after the socket
 // was closed: the event is recorded (a re-send after restart answers "replayed": true) but the
@@ -464,7 +464,7 @@ TEST_F(HttpConcurrencyTest, SigtermAnswersEveryRequestItRecords) {
 // large answer) must not hold the shutdown once it is delivered: the
 // connection is then idle and the drain closes it.
 //
-// SERVER BUG (this test fails): http_server.cc closes idle connections once,
+// Regression (found by this test, since fixed): http_server.cc closes idle connections once,
 // when the drain starts (CloseIfIdle), skipping busy ones; a connection busy
 // writing a response that was started before the drain then goes back to
 // ReadHeader() (keep-alive was decided before the drain) and waits for a next

@@ -966,7 +966,7 @@ class HttpHostileTest : public ::testing::Test {
 
 TEST_F(HttpHostileTest, MalformedJson) { MalformedJson(); }
 TEST_F(HttpHostileTest, WrongTypesAndMissingFields) { WrongTypesAndMissingFields(); }
-// SERVER BUG (kept failing on purpose): a bulk update that is not an object
+// Regression (found by this test, since fixed): a bulk update that is not an object
 // is reported with field "updates[1]." and message "updates[1].: must be an
 // object" (admin_handlers.cc Bulk: InvalidRequest(prefix + "", ...) with a
 // prefix that ends in "."). The field should name the element: "updates[1]".
