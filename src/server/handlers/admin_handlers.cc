@@ -53,6 +53,8 @@ HandlerResult UpdateLimit(ServerContext& ctx, HttpRequest& request) {
   if (absl::Status s = ctx.engine->SetLimit(*user, *meter, *limit, ActorOf(request, *reason)); !s.ok()) {
     return ErrorResult(s);
   }
+  LogChange(request, absl::StrCat("set the ", *meter, " limit of ", *user, " to ",
+                                  limit->has_value() ? absl::StrCat(**limit) : "unlimited"), *reason);
   absl::StatusOr<Subject> subject = ctx.engine->GetSubject(*user);
   if (!subject.ok()) return ErrorResult(subject.status());
   return JsonResult(200, SubjectWithQuotas(ctx, *subject));
@@ -72,6 +74,7 @@ HandlerResult Reset(ServerContext& ctx, HttpRequest& request) {
   if (absl::Status s = ctx.engine->ResetWindow(*user, meter->value_or(""), ActorOf(request, *reason)); !s.ok()) {
     return ErrorResult(s);
   }
+  LogChange(request, absl::StrCat("reset the ", meter->value_or("every"), " window of ", *user), *reason);
   absl::StatusOr<std::vector<QuotaView>> quotas = ctx.engine->QuotaStatus(*user);
   if (!quotas.ok()) return ErrorResult(quotas.status());
   return JsonResult(200, json::object{{"user_id", *user}, {"reset", true}, {"quotas", QuotasJson(*quotas)}});
@@ -114,6 +117,7 @@ HandlerResult PatchUser(ServerContext& ctx, HttpRequest& request, const std::str
   absl::StatusOr<std::vector<Subject>> after =
       ctx.engine->UpdateSubjects({*std::move(patch)}, ActorOf(request, *reason), action);
   if (!after.ok()) return ErrorResult(after.status());
+  LogChange(request, absl::StrCat(action, " ", after->front().id), *reason);
   return JsonResult(200, SubjectWithQuotas(ctx, after->front()));
 }
 
@@ -169,6 +173,7 @@ HandlerResult Bulk(ServerContext& ctx, HttpRequest& request) {
   absl::StatusOr<std::vector<Subject>> after =
       ctx.engine->UpdateSubjects(std::move(patches), ActorOf(request, *reason), "bulk");
   if (!after.ok()) return ErrorResult(after.status());
+  LogChange(request, absl::StrCat("bulk update of ", after->size(), " subjects"), *reason);
   json::array users;
   for (const Subject& s : *after) users.push_back(SubjectJson(s));
   return JsonResult(200, json::object{{"updated", static_cast<int64_t>(after->size())}, {"users", std::move(users)}});
@@ -197,6 +202,7 @@ HandlerResult PutTier(ServerContext& ctx, HttpRequest& request) {
   absl::StatusOr<Tier> tier = DecodeTier(body, request.path_params[0]);
   if (!tier.ok()) return ErrorResult(tier.status());
   if (absl::Status s = ctx.engine->PutTier(*tier, ActorOf(request, *reason)); !s.ok()) return ErrorResult(s);
+  LogChange(request, absl::StrCat("put tier ", tier->name), *reason);
   return GetTier(ctx, request);
 }
 
@@ -253,6 +259,7 @@ HandlerResult CreateKey(ServerContext& ctx, HttpRequest& request) {
     return ErrorResult(s);
   }
   ctx.keys->Put(key.key);
+  LogChange(request, absl::StrCat("created ", std::string(RoleName(key.key.role)), " key ", key.key.id), *reason);
   json::object out = ApiKeyJson(key.key);
   out["key"] = key.secret;
   out["note"] = "the key is shown only now; tally keeps only its hash";
@@ -278,6 +285,7 @@ HandlerResult RevokeKey(ServerContext& ctx, HttpRequest& request) {
     return ErrorResult(s);
   }
   ctx.keys->Put(*key);
+  LogChange(request, absl::StrCat("revoked key ", key->id), "");
   return JsonResult(200, ApiKeyJson(*key));
 }
 

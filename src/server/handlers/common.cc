@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "core/log.h"
 #include "server/event_json.h"
 #include "server/json_writer.h"
 
@@ -49,6 +51,11 @@ absl::StatusOr<std::string> SubjectOf(const HttpRequest& request) {
     return absl::InvalidArgumentError("user_id: is required with a service or admin key (?user_id=...)");
   }
   return std::string(*asked);
+}
+
+void LogChange(const HttpRequest& request, const std::string& what, const std::string& reason) {
+  LogInfo(absl::StrCat(request.principal.actor, " from ", request.remote_address, ": ", what,
+                       reason.empty() ? std::string() : absl::StrCat(" (reason: ", reason, ")")));
 }
 
 Actor ActorOf(const HttpRequest& request, std::string reason) {

@@ -33,6 +33,9 @@ absl::StatusOr<std::string> SubjectOf(const HttpRequest& request);
 // Who is making an admin change, from where, and why.
 Actor ActorOf(const HttpRequest& request, std::string reason);
 
+// One log line for an admin change: who, from where, what, why.
+void LogChange(const HttpRequest& request, const std::string& what, const std::string& reason);
+
 // Registers each resource's routes (handlers/*.cc).
 void AddQuotaRoutes(Router& router, ServerContext& ctx);
 void AddUsageRoutes(Router& router, ServerContext& ctx);
