@@ -25,11 +25,19 @@ scripts/build.sh tsan
 # can track; races are still detected.
 (cd build/tsan && TSAN_OPTIONS="halt_on_error=1 detect_deadlocks=0" \
   ctest -j2 --output-on-failure -L "$sanitized_labels" --timeout 900)
+# The HTTP server under TSan: the integration tests start the TSan-built
+# binary, which exits (failing the test) on the first race it sees.
+echo "== ThreadSanitizer: the HTTP integration tests against the TSan-built server"
+(cd build/tsan && TSAN_OPTIONS="halt_on_error=1 detect_deadlocks=0" \
+  ctest -j2 --output-on-failure -R '^http_' --timeout 900)
 
 echo "== AddressSanitizer + UBSan: $sanitized_labels tests"
 scripts/build.sh asan
 (cd build/asan && ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" \
   ctest -j2 --output-on-failure -L "$sanitized_labels" --timeout 900)
+echo "== AddressSanitizer + UBSan: the HTTP integration tests against the ASan-built server"
+(cd build/asan && ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" \
+  ctest -j2 --output-on-failure -R '^http_' --timeout 900)
 
 echo "== libFuzzer: request decoding (${TALLY_FUZZ_SECONDS:-30} s per target)"
 scripts/fuzz.sh "${TALLY_FUZZ_SECONDS:-30}"

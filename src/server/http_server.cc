@@ -339,14 +339,17 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   }
   if (sessions_.load() >= opts_.max_connections) {
     ctx_->metrics->ConnectionRefused();
-    static constexpr char kBusy[] =
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        "Retry-After: 1\r\nContent-Length: 94\r\n\r\n"
-        "{\"error\":{\"code\":\"unavailable\",\"message\":\"too many connections; retry or reuse a connection\"}}";
-    static_assert(sizeof(kBusy) - 1 - std::string_view(kBusy).find("\r\n\r\n") - 4 == 94);
+    static const std::string kBusy = [] {
+      const std::string body =
+          "{\"error\":{\"code\":\"unavailable\",\"message\":\"too many connections; retry or reuse a "
+          "connection\"}}";
+      return absl::StrCat("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n",
+                          "Connection: close\r\nRetry-After: 1\r\nContent-Length: ", body.size(), "\r\n\r\n",
+                          body);
+    }();
     beast::error_code ignored;
     socket.non_blocking(true, ignored);
-    socket.write_some(net::buffer(kBusy, sizeof(kBusy) - 1), ignored);
+    socket.write_some(net::buffer(kBusy), ignored);
     socket.close(ignored);
   } else {
     auto session = std::make_shared<Session>(std::move(socket), this);
