@@ -249,6 +249,7 @@ absl::Status Engine::PutTier(Tier tier, const Actor& actor) {
                                                      ": needs a known meter, rate > 0, per > 0"));
     }
   }
+  std::lock_guard<std::mutex> change(tier_change_mu_);
   const Micros now = clock_->Now();
   std::string before;
   {

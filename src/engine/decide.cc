@@ -214,7 +214,7 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
   std::string reservation_org;
   if (mode == Mode::kCommit) {
     absl::StatusOr<std::optional<Decision>> early =
-        PrepareCommit(reservation_id, event, fingerprint, reservation_org);
+        PrepareCommit(reservation_id, event, fingerprint, reservation_org, deferred);
     if (!early.ok()) return early.status();
     if (early->has_value()) return **early;
   } else {
@@ -535,7 +535,8 @@ absl::Status Engine::CheckBatchOverflow(const std::vector<Event>& events,
 
 absl::StatusOr<std::optional<Decision>> Engine::PrepareCommit(const std::string& reservation_id,
                                                                Event& event, uint64_t& fingerprint,
-                                                               std::string& reservation_org) {
+                                                               std::string& reservation_org,
+                                                               DeferredWrite* deferred) {
   if (reservation_id.empty() || reservation_id.size() > kMaxIdLength) {
     return absl::InvalidArgumentError("reservation_id: must be 1 to 256 characters");
   }
@@ -576,9 +577,8 @@ absl::StatusOr<std::optional<Decision>> Engine::PrepareCommit(const std::string&
                                                    "\" was already committed with a different body"));
     }
     locks.Unlock();
-    if (strict_) {
-      if (absl::Status s = store_->Flush(); !s.ok()) return s;
-    }
+    // The first commit may still be waiting for its fsync: answer after it.
+    if (absl::Status s = AwaitDurable(store_->LastSeq(), deferred); !s.ok()) return s;
     Decision d;
     d.allowed = true;
     d.replayed = true;

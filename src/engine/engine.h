@@ -200,7 +200,8 @@ class Engine {
   // reservation is gone but the commit is in the dedup index.
   absl::StatusOr<std::optional<Decision>> PrepareCommit(const std::string& reservation_id,
                                                         Event& event, uint64_t& fingerprint,
-                                                        std::string& reservation_org);
+                                                        std::string& reservation_org,
+                                                        DeferredWrite* deferred);
   void Enforce(const Event& event, const Account& subject, Micros now, Prepared& prepared,
                Decision& d) const;
   void ApplyPrepared(const Event& event, bool hold, Prepared& prepared, Decision& d,
@@ -276,10 +277,16 @@ class Engine {
   absl::flat_hash_map<std::string, std::unique_ptr<Reservation>> reservations_
       ABSL_GUARDED_BY(reservations_mu_);
   std::atomic<Micros> next_expiry_{kEndOfTime};
+  std::atomic<bool> sweeping_{false};  // an ExpireReservations() is running
 
   // Serialises checkpoints.
   std::mutex checkpoint_mu_;
   std::atomic<uint64_t> records_since_checkpoint_{0};
+
+  // Serialises tier changes from the in-memory replace through the append and
+  // the rebinding of accounts, so memory and log agree on the last change.
+  // Taken before any stripe or tiers_mu_.
+  std::mutex tier_change_mu_;
 
   // Guards api_keys_ (keys are few; the server keeps its own lookup table).
   mutable std::mutex keys_mu_;

@@ -89,6 +89,12 @@ absl::Status Engine::Release(const std::string& reservation_id, DeferredWrite* d
 }
 
 int Engine::ExpireReservations() {
+  // One sweep at a time: a second caller goes on with its own request.
+  if (sweeping_.exchange(true, std::memory_order_acq_rel)) return 0;
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag.store(false, std::memory_order_release); }
+  } done{sweeping_};
   const Micros now = clock_->Now();
   std::vector<std::string> due;
   Micros next = kEndOfTime;
@@ -111,8 +117,13 @@ int Engine::ExpireReservations() {
     next_expiry_.store(due.empty() ? next : now, std::memory_order_release);
   }
   int expired = 0;
+  // Nobody is answered on an expiry, so nobody waits for its fsync: a sweep
+  // on a request's thread must not stall it (and, in the server, an I/O
+  // thread) for one commit per expired hold. An expiry lost in a crash is
+  // simply swept again after the restart.
   for (const std::string& id : due) {
-    if (CloseReservation(id, LedgerRecord::Kind::kExpire, now, nullptr).ok()) ++expired;
+    DeferredWrite unwaited;
+    if (CloseReservation(id, LedgerRecord::Kind::kExpire, now, &unwaited).ok()) ++expired;
   }
   if (!due.empty()) {
     // Recompute from what is still open (new holds may have arrived meanwhile).

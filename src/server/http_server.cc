@@ -384,7 +384,13 @@ void HttpServer::Impl::DoDrain() {
   ctx_->draining.store(true);
   beast::error_code ec;
   acceptor_.close(ec);
-  signals_.cancel(ec);
+  // A second SIGTERM or SIGINT during the drain stops at once.
+  signals_.async_wait([this](beast::error_code wait_ec, int) {
+    if (wait_ec) return;
+    LogWarning("second signal: stopping without waiting for open connections");
+    work_.reset();
+    io_.stop();
+  });
   accept_retry_.cancel();
   std::vector<std::shared_ptr<Session>> sessions;
   {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <mutex>
 #include <string>
 
 #include "core/clock.h"
@@ -44,6 +45,9 @@ struct ServerContext {
   const ServerOptions* options = nullptr;
   const Router* router = nullptr;
   std::atomic<bool> draining{false};
+  // Serialises key revocations, so that the "last active admin key" check
+  // and the revocation are one step.
+  std::mutex key_changes_mu;
 };
 
 }  // namespace tally

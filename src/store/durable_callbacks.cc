@@ -13,8 +13,9 @@ void DurableCallbacks::Add(uint64_t ticket, Callback done) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Queued if undecided, or behind a callback for an earlier (or the same)
-    // ticket that is still to be called: never overtake it.
-    if (!Due(ticket) || (!pending_.empty() && pending_.begin()->first <= ticket)) {
+    // ticket that is still to be called, or while another thread is calling
+    // one (it may hold an earlier ticket's callback): never overtake it.
+    if (!Due(ticket) || delivering_ || (!pending_.empty() && pending_.begin()->first <= ticket)) {
       pending_.emplace(ticket, std::move(done));
       return;
     }

@@ -7,9 +7,9 @@
 // away. The thread that makes callbacks due calls them, one at a time, outside
 // the lock, in ticket order (equal tickets: in the order added); a thread that
 // finds another one already calling leaves the new ones to it. Add() calls a
-// callback inline when its outcome is known and no callback for an earlier
-// (or the same) ticket is still waiting to be called; else it queues it
-// behind them. So no callback starts before one registered earlier for an
+// callback inline when its outcome is known, no callback for an earlier
+// (or the same) ticket is still waiting to be called and no thread is calling
+// one; else it queues it behind them (the calling thread picks it up). So no callback starts before one registered earlier for an
 // earlier or equal ticket.
 //
 // Thread-safety: every method may be called from any thread, also from inside

@@ -88,12 +88,12 @@ TEST(DurableCallbacksTest, ACallbackMayAddAnother) {
   DurableCallbacks callbacks(0);
   Log log;
   callbacks.Add(1, [&](const absl::Status&) {
-    callbacks.Add(1, log.For(100));  // durable, nothing earlier waits: inline
+    callbacks.Add(1, log.For(100));  // durable, but a delivery is under way: queued behind it
     callbacks.Add(2, log.For(2));    // not yet durable: queued
     log.For(1)(absl::OkStatus());
   });
   callbacks.Durable(1);
-  EXPECT_EQ(log.calls(), (std::vector<std::string>{"100:OK", "1:OK"}));
+  EXPECT_EQ(log.calls(), (std::vector<std::string>{"1:OK", "100:OK"}));
   callbacks.Durable(2);
   EXPECT_EQ(log.calls().back(), "2:OK");
 }

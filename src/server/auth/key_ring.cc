@@ -17,6 +17,7 @@ void KeyRing::Put(const ApiKey& key) {
     id_by_secret_.clear();
   }
   std::unique_lock<std::shared_mutex> lock(mu_);
+  ++generation_;
   auto existing = keys_.find(key.id);
   std::string old_hash;
   if (existing != keys_.end()) {
@@ -48,28 +49,32 @@ void KeyRing::Put(const ApiKey& key) {
 }
 
 std::optional<ApiKey> KeyRing::FindBySecret(std::string_view secret) const {
-  std::string cached_id;
+  std::optional<Verified> cached;
   {
     std::lock_guard<std::mutex> cache_lock(cache_mu_);
-    if (auto it = id_by_secret_.find(std::string(secret)); it != id_by_secret_.end()) cached_id = it->second;
+    if (auto it = id_by_secret_.find(std::string(secret)); it != id_by_secret_.end()) cached = it->second;
   }
-  if (!cached_id.empty()) {
+  if (cached) {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    auto found = keys_.find(cached_id);
-    if (found != keys_.end() && found->second.revoked == 0) return found->second;
-    return std::nullopt;
+    if (cached->generation == generation_) {
+      auto found = keys_.find(cached->id);
+      if (found != keys_.end() && found->second.revoked == 0) return found->second;
+      return std::nullopt;
+    }
   }
-  std::optional<ApiKey> key = FindByHash(HashApiKey(secret));
+  uint64_t generation = 0;
+  std::optional<ApiKey> key = FindByHash(HashApiKey(secret), &generation);
   if (key) {
     std::lock_guard<std::mutex> cache_lock(cache_mu_);
     if (id_by_secret_.size() >= kMaxCached) id_by_secret_.clear();
-    id_by_secret_.emplace(std::string(secret), key->id);
+    id_by_secret_[std::string(secret)] = Verified{key->id, generation};
   }
   return key;
 }
 
-std::optional<ApiKey> KeyRing::FindByHash(const std::string& hash) const {
+std::optional<ApiKey> KeyRing::FindByHash(const std::string& hash, uint64_t* generation) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
+  *generation = generation_;
   // The map lookup's timing depends only on the hash of the secret, which
   // tells an attacker nothing useful; the final comparison is constant-time
   // all the same.

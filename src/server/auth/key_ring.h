@@ -9,6 +9,7 @@
 #define TALLY_SERVER_AUTH_KEY_RING_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <mutex>
 #include <shared_mutex>
@@ -47,13 +48,17 @@ class KeyRing {
   size_t CountActive(Role role) const;
 
  private:
-  std::optional<ApiKey> FindByHash(const std::string& hash) const;
+  // The key for `hash`, and the ring's generation it was read at.
+  std::optional<ApiKey> FindByHash(const std::string& hash, uint64_t* generation) const;
 
   // Guards keys_ and id_by_hash_; shared for lookups, exclusive for Put.
   mutable std::shared_mutex mu_;
   absl::flat_hash_map<std::string, ApiKey> keys_ ABSL_GUARDED_BY(mu_);            // id -> key
   // hash -> id, active keys only.
   absl::flat_hash_map<std::string, std::string> id_by_hash_ ABSL_GUARDED_BY(mu_);
+  // Bumped by every Put: a cached secret is trusted only at the generation
+  // it was verified at, so a lookup racing a rotation cannot cache a stale one.
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Secrets already verified -> key id, so that a busy key is not hashed on
   // every request (SHA-256 was ~6 % of a consume's instructions). Cleared by
@@ -63,7 +68,11 @@ class KeyRing {
   // is never held while taking mu_.
   static constexpr size_t kMaxCached = 1024;
   mutable std::mutex cache_mu_;
-  mutable absl::flat_hash_map<std::string, std::string> id_by_secret_ ABSL_GUARDED_BY(cache_mu_);
+  struct Verified {
+    std::string id;
+    uint64_t generation = 0;
+  };
+  mutable absl::flat_hash_map<std::string, Verified> id_by_secret_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 }  // namespace tally

@@ -273,6 +273,7 @@ HandlerResult ListKeys(ServerContext& ctx, HttpRequest&) {
 }
 
 HandlerResult RevokeKey(ServerContext& ctx, HttpRequest& request) {
+  std::lock_guard<std::mutex> lock(ctx.key_changes_mu);
   std::optional<ApiKey> key = ctx.keys->Get(request.path_params[0]);
   if (!key) return ErrorResult(NotFound(absl::StrCat("API key \"", request.path_params[0], "\" is unknown")));
   if (key->revoked != 0) return JsonResult(200, ApiKeyJson(*key));

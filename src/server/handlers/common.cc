@@ -27,7 +27,7 @@ HandlerResult ErrorResult(const ApiError& error) {
 bool ReadObject(const HttpRequest& request, json::object* out, HandlerResult* error) {
   absl::StatusOr<json::value> parsed = ParseJsonBody(request.body);
   if (!parsed.ok()) {
-    *error = ErrorResult(InvalidJson(std::string(parsed.status().message())));
+    *error = ErrorResult(JsonBodyError(parsed.status()));
     return false;
   }
   if (!parsed->is_object()) {

@@ -130,7 +130,14 @@ HandlerResult History(ServerContext& ctx, HttpRequest& request) {
   absl::StatusOr<std::vector<AuditEntry>> audit = ctx.store->ReadAudit(aq);
   if (!audit.ok()) return ErrorResult(audit.status());
   json::array changes;
-  for (const AuditEntry& e : *audit) changes.push_back(AuditJson(e));
+  for (const AuditEntry& e : *audit) {
+    json::object change = AuditJson(e);
+    if (request.principal.role == Role::kUser) {  // operators' identities stay private
+      change.erase("actor");
+      change.erase("address");
+    }
+    changes.push_back(std::move(change));
+  }
 
   json::object body{{"user_id", *id},
                     {"windows", QuotasJson(*quotas)},
