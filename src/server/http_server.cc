@@ -61,16 +61,17 @@ class HttpServer::Impl {
         opts_(*ctx->options),
         threads_(opts_.threads > 0 ? opts_.threads : std::max(1u, std::thread::hardware_concurrency())),
         io_(threads_),
-        acceptor_(io_),
-        signals_(io_, SIGTERM, SIGINT),
-        drain_timer_(io_),
-        accept_retry_(io_) {}
+        control_(net::make_strand(io_)),
+        acceptor_(control_),
+        signals_(control_, SIGTERM, SIGINT),
+        drain_timer_(control_),
+        accept_retry_(control_) {}
 
   absl::Status Listen();
   std::string address() const { return address_; }
   void Run();
   void Drain() {
-    net::post(io_, [this] { DoDrain(); });
+    net::post(control_, [this] { DoDrain(); });
   }
 
  private:
@@ -93,13 +94,16 @@ class HttpServer::Impl {
   const ServerOptions& opts_;
   const int threads_;
   net::io_context io_;
+  // The acceptor, the signal set, the timers and drain_started_ are used only
+  // on this strand: accepting, draining and signals never run concurrently.
+  net::strand<net::io_context::executor_type> control_;
   tcp::acceptor acceptor_;
   net::signal_set signals_;
   net::steady_timer drain_timer_;
   net::steady_timer accept_retry_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::string address_;
-  bool drain_started_ = false;  // only touched by handlers on io_ (DoDrain)
+  bool drain_started_ = false;  // only touched on control_
 };
 
 // One connection. Every member is touched only on the session's strand.
@@ -325,11 +329,12 @@ absl::Status HttpServer::Impl::Listen() {
 }
 
 void HttpServer::Impl::Accept() {
-  acceptor_.async_accept(net::make_strand(io_), beast::bind_front_handler(&Impl::OnAccept, this));
+  acceptor_.async_accept(net::make_strand(io_),
+                         net::bind_executor(control_, beast::bind_front_handler(&Impl::OnAccept, this)));
 }
 
 void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
-  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec == net::error::operation_aborted || !acceptor_.is_open() || drain_started_) return;
   if (ec) {
     // Most likely out of file descriptors: back off rather than spin.
     LogWarning(absl::StrCat("accept failed: ", ec.message(), "; retrying in 100 ms"));
