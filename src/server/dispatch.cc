@@ -28,7 +28,7 @@ bool Permits(Access access, Role role) {
 
 }  // namespace
 
-HandlerResult Dispatcher::Dispatch(HttpRequest& request, size_t* route_index) const {
+std::optional<HandlerResult> Dispatcher::Precheck(HttpRequest& request, size_t* route_index) const {
   *route_index = router->routes().size();
   Router::Match match = router->Find(request.method, request.path);
   if (match.route == nullptr) {
@@ -46,6 +46,7 @@ HandlerResult Dispatcher::Dispatch(HttpRequest& request, size_t* route_index) co
   const Route& route = *match.route;
   *route_index = static_cast<size_t>(match.route - router->routes().data());
   request.path_params = std::move(match.params);
+  request.route = &route;
 
   if (route.access != Access::kPublic) {
     absl::StatusOr<Principal> who = auth->Authenticate(request.authorization, request.received);
@@ -74,6 +75,14 @@ HandlerResult Dispatcher::Dispatch(HttpRequest& request, size_t* route_index) co
       }
     }
   }
+  return std::nullopt;
+}
+
+HandlerResult Dispatcher::Dispatch(HttpRequest& request, size_t* route_index) const {
+  if (request.route == nullptr) {
+    if (std::optional<HandlerResult> early = Precheck(request, route_index)) return *std::move(early);
+  }
+  const Route& route = *request.route;
   try {
     return route.handler(request);
   } catch (const std::exception& e) {

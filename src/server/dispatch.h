@@ -14,6 +14,7 @@
 #define TALLY_SERVER_DISPATCH_H_
 
 #include <cstddef>
+#include <optional>
 
 #include "server/auth/authenticator.h"
 #include "server/auth/write_limiter.h"
@@ -29,7 +30,13 @@ struct Dispatcher {
   const Authenticator* auth = nullptr;
   WriteLimiter* limiter = nullptr;
 
+  // Everything that needs no body — route, authentication, role, the write
+  // limit — from the request line and headers: the error to answer at once,
+  // or nullopt (then request.principal is set and Dispatch skips these).
   // Fills `route_index` (router.routes().size() when unmatched) for metrics.
+  std::optional<HandlerResult> Precheck(HttpRequest& request, size_t* route_index) const;
+
+  // Prechecks (unless done) and runs the handler.
   HandlerResult Dispatch(HttpRequest& request, size_t* route_index) const;
 };
 

@@ -158,6 +158,32 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     started_ = server_->ctx_->clock->Now();
     stream_.expires_after(Us(server_->opts_.read_timeout));
     const auto& req = parser_->get();
+    // Route and authenticate from the header alone, before reading a body of
+    // up to max_body_bytes: a client without valid credentials (or asking for
+    // no endpoint) is answered now, its body never read or buffered, and the
+    // connection closed.
+    request_ = HttpRequest{};
+    request_.method = MethodOf(req.method());
+    request_.received = started_;
+    request_.remote_address = remote_;
+    request_.authorization = std::string(req[http::field::authorization]);
+    absl::StatusOr<RequestTarget> target = SplitTarget(std::string_view(req.target().data(), req.target().size()));
+    absl::StatusOr<QueryParams> query =
+        target.ok() ? QueryParams::Parse(target->query) : absl::StatusOr<QueryParams>(target.status());
+    std::optional<HandlerResult> early;
+    if (!target.ok()) {
+      early = ErrorResult(target.status());
+    } else if (!query.ok()) {
+      early = ErrorResult(query.status());
+    } else {
+      request_.path = std::move(target->path);
+      request_.query = *std::move(query);
+      early = server_->dispatcher_->Precheck(request_, &route_);
+    }
+    if (early) {
+      http10_ = req.version() == 10;
+      return Send(std::move(early->response), /*keep_alive=*/false, route_, req.method() == http::verb::head);
+    }
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
       http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
@@ -209,26 +235,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     const bool head = req.method() == http::verb::head;
     bool keep_alive = req.keep_alive();
     http10_ = req.version() == 10;
-    HttpRequest request;
-    request.method = MethodOf(req.method());
-    request.received = started_;
-    request.remote_address = remote_;
-    request.authorization = std::string(req[http::field::authorization]);
-    request.body = std::move(req.body());
-    size_t route = server_->dispatcher_->router->routes().size();
-    HandlerResult result;
-    absl::StatusOr<RequestTarget> target = SplitTarget(std::string_view(req.target().data(), req.target().size()));
-    absl::StatusOr<QueryParams> query =
-        target.ok() ? QueryParams::Parse(target->query) : absl::StatusOr<QueryParams>(target.status());
-    if (!target.ok()) {
-      result = ErrorResult(target.status());
-    } else if (!query.ok()) {
-      result = ErrorResult(query.status());
-    } else {
-      request.path = std::move(target->path);
-      request.query = *std::move(query);
-      result = server_->dispatcher_->Dispatch(request, &route);
-    }
+    request_.body = std::move(req.body());
+    size_t route = route_;
+    HandlerResult result = server_->dispatcher_->Dispatch(request_, &route);
     if (result.durable.ticket == 0) {
       return Send(std::move(result.response), keep_alive, route, head);
     }
@@ -293,6 +302,8 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   std::list<std::weak_ptr<Session>>::iterator self_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  HttpRequest request_;     // the request being read or handled
+  size_t route_ = 0;        // its route index, for metrics
   std::string wire_;        // the answer being written
   bool keep_alive_ = false;  // of the answer being written
   bool http10_ = false;      // the request was HTTP/1.0

@@ -31,6 +31,7 @@ struct HttpRequest {
   std::string remote_address;            // "203.0.113.9"
   Micros received = 0;
   Principal principal;                   // set once authenticated
+  const struct Route* route = nullptr;   // set once routed and checked (Dispatcher::Precheck)
 };
 
 struct HttpResponse {
