@@ -41,9 +41,9 @@ int RunCreate(const ParsedFlags& flags) {
 int RunList(const ParsedFlags& flags) {
   Runtime rt;
   if (int rc = OpenRuntime(flags, /*open_engine=*/true, rt, /*require_existing=*/true); rc != kExitOk) return rc;
-  std::printf("%-14s %-8s %-14s %-22s %-22s %s\n", "ID", "ROLE", "PREFIX", "CREATED", "REVOKED", "NAME");
+  std::printf("%-13s %-8s %-17s %-28s %-28s %s\n", "ID", "ROLE", "PREFIX", "CREATED", "REVOKED", "NAME");
   for (const ApiKey& k : rt.engine->ApiKeys()) {
-    std::printf("%-14s %-8s %-14s %-22s %-22s %s\n", k.id.c_str(), std::string(RoleName(k.role)).c_str(),
+    std::printf("%-13s %-8s %-17s %-28s %-28s %s\n", k.id.c_str(), std::string(RoleName(k.role)).c_str(),
                 k.prefix.c_str(), FormatRfc3339(k.created).c_str(),
                 k.revoked == 0 ? "-" : FormatRfc3339(k.revoked).c_str(), k.name.c_str());
   }
