@@ -234,7 +234,10 @@ absl::StatusOr<Decision> Engine::Decide(Event event, Mode mode, Micros ttl,
     }
   }
   // Expired holds are swept before any decision, a check included, so that a
-  // hold never counts past its TTL.
+  // hold does not count past its TTL. While another thread's sweep is under
+  // way this one goes on without waiting for it: a hold being dropped may
+  // still count for that instant — a denial that a retry clears, never an
+  // overshoot.
   if (next_expiry_.load(std::memory_order_acquire) <= now && !failed_.load()) ExpireReservations();
 
   const uint64_t id_hash = StableHash(event.id);
