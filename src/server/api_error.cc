@@ -9,7 +9,7 @@
 #include <string_view>
 #include <utility>
 
-#include "server/utf8.h"
+#include "core/utf8.h"
 
 namespace tally {
 namespace {
@@ -37,7 +37,8 @@ std::string ValidUtf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
-    const size_t len = Utf8SequenceLength(s, i);
+    char32_t cp;
+    const size_t len = DecodeUtf8(s, i, &cp);
     if (len == 0) {
       out += "\xEF\xBF\xBD";
       ++i;

@@ -9,7 +9,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
-#include "server/utf8.h"
+#include "core/utf8.h"
 
 namespace tally {
 namespace {
@@ -32,7 +32,8 @@ int HexValue(char c) {
 
 bool IsValidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
-    const size_t len = Utf8SequenceLength(s, i);
+    char32_t cp;
+    const size_t len = DecodeUtf8(s, i, &cp);
     if (len == 0) return false;
     i += len;
   }
