@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libabsl-dev libtomlplusplus-dev libsqlite3-dev sqlite3 tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
-  libboost1.81-dev libboost-json1.81-dev libssl-dev
+  libboost1.81-dev libboost-json1.81-dev libssl-dev libzstd-dev
   clang libclang-rt-14-dev
 )
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "analytics/rollups.h"
 #include "core/clock.h"
 
 namespace tally::cli {
@@ -102,6 +103,8 @@ int OpenRuntime(const ParsedFlags& flags, bool open_engine, Runtime& rt, bool re
   SqliteStoreOptions options;
   options.dir = rt.data_dir;
   options.strict = rt.config.storage.durability == Durability::kStrict;
+  rt.rollups = std::make_unique<Rollups>(rt.config.meters);
+  options.rollups = rt.rollups.get();
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(options);
   if (!store.ok()) {
     return Fail("cannot open data dir " + rt.data_dir + ": " +

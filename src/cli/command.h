@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "analytics/rollups.h"
 #include "cli/flags.h"
 #include "core/config.h"
 #include "engine/engine.h"
@@ -40,6 +41,9 @@ std::vector<Command> AdminCommands();  // admin_commands.cc: subject put, org pu
 Command VerifyCommand();               // verify_command.cc
 Command ServeCommand();                // serve_command.cc
 std::vector<Command> KeysCommands();   // keys_command.cc: keys create, list, revoke
+Command ArchiveCommand();              // archive_command.cc
+Command ImportCommand();               // import_command.cc
+Command ExportCommand();               // export_command.cc
 
 // Prints "tally: <message>" to stderr and returns kExitError.
 int Fail(const std::string& message);
@@ -60,6 +64,9 @@ int LoadCliConfig(const ParsedFlags& flags, Config& config);
 struct Runtime {
   Config config;
   std::string data_dir;
+  // Usage per subject × type × hour, kept by the store (so declared before it:
+  // the store persists them when it closes).
+  std::unique_ptr<Rollups> rollups;
   std::unique_ptr<SqliteStore> store;
   std::unique_ptr<Engine> engine;  // destroyed before `store`
   ~Runtime() { engine.reset(); }

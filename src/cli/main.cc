@@ -20,6 +20,9 @@ std::vector<Command> AllCommands() {
   all.push_back(VerifyCommand());
   all.push_back(ServeCommand());
   for (Command& c : KeysCommands()) all.push_back(std::move(c));
+  all.push_back(ArchiveCommand());
+  all.push_back(ImportCommand());
+  all.push_back(ExportCommand());
   return all;
 }
 

@@ -303,7 +303,7 @@ class Parser {
     Config config = defaults_;
     CheckKeys(root_, "",
               {"default_tier", "auto_create_subjects", "storage", "engine",
-               "meters", "tiers", "orgs", "subjects"});
+               "retention", "meters", "tiers", "orgs", "subjects"});
     const Key default_tier = At(root_, "", "default_tier");
     if (auto tier = String(default_tier)) {
       CheckTierRef(default_tier, *tier);
@@ -315,6 +315,8 @@ class Parser {
       ParseStorage(*t, &config.storage);
     if (auto* t = Table(At(root_, "", "engine")))
       ParseEngine(*t, &config.engine);
+    if (auto* t = Table(At(root_, "", "retention")))
+      ParseRetention(*t, config.engine, &config.retention);
     if (root_.contains("meters")) config.meters = ParseMeters();
     const std::vector<Tier> tiers = ParseTiers(config.tiers);
     config.orgs = ParseOrgs();
@@ -517,6 +519,35 @@ class Parser {
             "must be at least engine.reservation_ttl (default 5m)");
       }
     }
+  }
+
+  // After ParseEngine: events_days is checked against the engine's windows.
+  void ParseRetention(const toml::table& t, const EngineOptions& engine,
+                      RetentionOptions* retention) {
+    CheckKeys(t, "retention", {"events_days", "archive_dir", "check_every"});
+    const Key days = At(t, "retention", "events_days");
+    if (auto n = Integer(days, 0)) {
+      const Micros longest = std::max(engine.dedup_window, engine.max_lateness);
+      if (*n > 0 && *n < 36) {
+        Add(days, "must be 0 (keep raw events) or at least 36, so that events "
+                  "still deduplicated (35 days) or accepted late are never archived");
+      } else if (*n > 0 && *n <= longest / kMicrosPerDay) {
+        Add(days, absl::StrCat("must be longer than engine.dedup_window and "
+                               "engine.max_lateness (",
+                               longest / kMicrosPerDay, " days here), so that "
+                               "events still deduplicated or accepted late are "
+                               "never archived"));
+      } else {
+        retention->events_days = *n;
+      }
+    }
+    const Key dir = At(t, "retention", "archive_dir");
+    if (auto d = String(dir)) {
+      if (d->empty()) Add(dir, "must not be empty");
+      retention->archive_dir = *d;
+    }
+    if (auto d = Duration(At(t, "retention", "check_every"), true))
+      retention->check_every = *d;
   }
 
   std::vector<Meter> ParseMeters() {

@@ -13,6 +13,7 @@
 //   [storage]  data_dir = "./tally-data"  durability = "strict"
 //   [engine]   dedup_window = "35d"  max_lateness = "35d"  max_future = "5m"
 //              reservation_ttl = "5m"  reservation_max_ttl = "24h"
+//   [retention] events_days = 0  archive_dir = "<data_dir>/archive"  check_every = "1d"
 //   [[meters]] name = "chars" aggregation = "sum" value = "chars" types = [...]
 //   [tiers.free]
 //   inherits = "..."
@@ -64,11 +65,25 @@ struct EngineOptions {
   Micros reservation_max_ttl = kMicrosPerDay;     // Default: 24 hours
 };
 
+// Retention of raw events (docs/storage.md, "Retention and archives").
+struct RetentionOptions {
+  // Raw events older than this many days are archived to archive_dir, then
+  // deleted from the database (rollups stay). 0 keeps them forever; otherwise
+  // at least 36 and longer than engine.dedup_window and engine.max_lateness.
+  // Default: 0.
+  int64_t events_days = 0;
+  // Where archives and their manifest go. Default: "" = <data_dir>/archive.
+  std::string archive_dir;
+  // How often the server runs the archiver. Default: 1 day.
+  Micros check_every = kMicrosPerDay;
+};
+
 struct Config {
   std::string default_tier = "free";  // Default: "free"
   bool auto_create_subjects = true;   // Default: true
   StorageOptions storage;
   EngineOptions engine;
+  RetentionOptions retention;
   std::vector<Meter> meters;
   std::vector<Tier> tiers;  // resolved: no `inherits` left to follow
   std::vector<Org> orgs;

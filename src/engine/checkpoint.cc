@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/engine.h"
+#include "core/varint.h"
 #include "engine/engine_internal.h"
 
 namespace tally {
@@ -43,77 +44,7 @@ bool CheckpointBlobIntact(std::string_view blob) {
 
 namespace {
 
-class BlobWriter {
- public:
-  void U(uint64_t v) {
-    while (v >= 0x80) {
-      out_.push_back(static_cast<char>(v | 0x80));
-      v >>= 7;
-    }
-    out_.push_back(static_cast<char>(v));
-  }
-  void S(int64_t v) { U((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
-  void Str(std::string_view s) {
-    U(s.size());
-    out_.append(s);
-  }
-  void Raw(std::string_view s) { out_.append(s); }
-  std::string Take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-class BlobReader {
- public:
-  explicit BlobReader(std::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
-  uint64_t U() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= in_.size()) return Fail();
-      const uint8_t b = static_cast<uint8_t>(in_[pos_++]);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return v;
-    }
-    return Fail();
-  }
-  int64_t S() {
-    const uint64_t v = U();
-    return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
-  }
-  std::string Str() {
-    const uint64_t n = U();
-    if (!ok_ || n > in_.size() - pos_) return Fail(), std::string();
-    std::string s(in_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
-  // A count that cannot exceed the bytes left (each item takes at least one).
-  uint64_t Count() {
-    const uint64_t n = U();
-    if (n > in_.size() - pos_) return Fail();
-    return n;
-  }
-  bool Expect(std::string_view s) {
-    if (in_.substr(pos_, s.size()) != s) return Fail(), false;
-    pos_ += s.size();
-    return true;
-  }
-  bool AtEnd() const { return pos_ == in_.size(); }
-
- private:
-  uint64_t Fail() {
-    ok_ = false;
-    pos_ = in_.size();
-    return 0;
-  }
-  std::string_view in_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
-
-void WriteWindows(BlobWriter& w, const Account& account) {
+void WriteWindows(VarintWriter& w, const Account& account) {
   uint64_t used = 0;
   for (const WindowState& ws : account.windows) used += ws.window.start != ws.window.end;
   w.U(static_cast<uint64_t>(account.scope));
@@ -140,7 +71,7 @@ void WriteWindows(BlobWriter& w, const Account& account) {
 }  // namespace
 
 std::string Engine::CheckpointBlob() {
-  BlobWriter w;
+  VarintWriter w;
   w.Raw(kMagic);
   w.U(meters_.size());
   for (const Meter& m : meters_) w.Str(m.name);
@@ -187,7 +118,7 @@ absl::Status Engine::LoadCheckpointBlob(const std::string& blob) {
                       : blob.compare(0, 4, "TCK2") == 0 ? 2
                                                         : 3;
   if (version > 1 && !CheckpointBlobIntact(blob)) return corrupt("checksum mismatch");
-  BlobReader r(version == 1 ? std::string_view(blob)
+  VarintReader r(version == 1 ? std::string_view(blob)
                             : std::string_view(blob).substr(0, blob.size() - kChecksumBytes));
   if (!r.Expect(version == 3 ? kMagic : std::string_view(blob).substr(0, 4))) {
     return corrupt("unknown format");

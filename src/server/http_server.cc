@@ -2,6 +2,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -54,6 +57,10 @@ Method MethodOf(http::verb v) {
 class HttpServer::Impl {
  public:
   class Session;
+  class Stream;
+
+  // Streamed bodies (exports) produced at once; one more is answered 503.
+  static constexpr int kMaxStreams = 4;
 
   Impl(ServerContext* ctx, const Dispatcher* dispatcher)
       : ctx_(ctx),
@@ -66,6 +73,8 @@ class HttpServer::Impl {
         signals_(control_, SIGTERM, SIGINT),
         drain_timer_(control_),
         accept_retry_(control_) {}
+
+  ~Impl() { StopProducers(); }
 
   absl::Status Listen();
   std::string address() const { return address_; }
@@ -80,6 +89,11 @@ class HttpServer::Impl {
   void OnAccept(beast::error_code ec, tcp::socket socket);
   void DoDrain();
   void CheckDrained(std::chrono::steady_clock::time_point deadline);
+  // Runs `producer` into `stream` on a thread of its own; false (and nothing
+  // started) when kMaxStreams are running already.
+  bool StartProducer(const std::shared_ptr<Stream>& stream, BodyProducer producer);
+  // Tells every producer to stop and joins their threads (after io_ stopped).
+  void StopProducers();
 
   // Declared before io_ so that sessions still alive when io_ is destroyed
   // (after a drain timeout) can unregister themselves.
@@ -88,6 +102,12 @@ class HttpServer::Impl {
   // sessions_mu_; entries are removed by each session's destructor.
   std::mutex sessions_mu_;
   std::list<std::weak_ptr<Session>> live_;
+
+  // Producer threads running or finished but not yet joined, with their
+  // streams. Guarded by producers_mu_; streams_ counts the running ones.
+  std::atomic<int> streams_{0};
+  std::mutex producers_mu_;
+  std::list<std::pair<std::shared_ptr<Stream>, std::thread>> producers_;
 
   ServerContext* const ctx_;
   const Dispatcher* const dispatcher_;
@@ -106,10 +126,110 @@ class HttpServer::Impl {
   bool drain_started_ = false;  // only touched on control_
 };
 
+// A streamed body on its way from its producer thread to a session: a small
+// bounded queue of chunks. The producer blocks in Write while kMaxQueued
+// chunks wait (backpressure from a slow client); the session takes them on
+// its strand when its previous write is done (backpressure from a slow
+// producer), and when it finds none it asks to be woken: the producer then
+// posts `wake` to the session's strand with its next chunk or its result.
+class HttpServer::Impl::Stream final : public BodySink {
+ public:
+  static constexpr size_t kMaxQueued = 4;
+
+  // What the session takes in one go.
+  struct Taken {
+    std::vector<std::string> chunks;
+    bool finished = false;  // the producer returned; `status` is its result
+    absl::Status status;
+  };
+
+  // Set once, before the producer starts.
+  explicit Stream(std::function<void()> wake) : wake_(std::move(wake)) {}
+
+  bool Write(std::string chunk) override {
+    if (chunk.empty()) return !cancelled();
+    std::function<void()> wake;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      space_.wait(lock, [this] { return cancelled_ || chunks_.size() < kMaxQueued; });
+      if (cancelled_) return false;
+      chunks_.push_back(std::move(chunk));
+      if (waiting_) {
+        waiting_ = false;
+        wake = wake_;
+      }
+    }
+    if (wake) wake();
+    return true;
+  }
+
+  // The producer returned `status`. Drops `wake` (and the session it holds).
+  void Finish(absl::Status status) {
+    std::function<void()> wake;
+    bool waiting = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_ = true;
+      status_ = std::move(status);
+      waiting = waiting_;
+      waiting_ = false;
+      wake = std::move(wake_);
+      wake_ = nullptr;
+    }
+    if (waiting) wake();
+  }
+
+  // The body is not wanted any more: Write returns false from now on.
+  void Cancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    space_.notify_all();
+  }
+
+  bool cancelled() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cancelled_;
+  }
+
+  bool finished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return finished_;
+  }
+
+  // Session side: every queued chunk, and whether the body is complete. With
+  // neither, the next Write or Finish wakes the session.
+  Taken Take() {
+    Taken t;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (chunks_.empty() && !finished_) {
+      waiting_ = true;
+      return t;
+    }
+    t.chunks.assign(std::make_move_iterator(chunks_.begin()), std::make_move_iterator(chunks_.end()));
+    chunks_.clear();
+    t.finished = finished_;
+    t.status = status_;
+    space_.notify_all();
+    return t;
+  }
+
+ private:
+  // Guards every member below.
+  std::mutex mu_;
+  std::condition_variable space_;  // signalled when chunks are taken or on Cancel
+  std::deque<std::string> chunks_;
+  bool waiting_ = false;  // the session waits to be woken
+  bool finished_ = false;
+  bool cancelled_ = false;
+  absl::Status status_;
+  std::function<void()> wake_;
+};
+
 // One connection. Every member is touched only on the session's strand.
 class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Impl* server) : stream_(std::move(socket)), server_(server) {
+  Session(tcp::socket&& socket, Impl* server)
+      : stream_(std::move(socket)), executor_(stream_.get_executor()), server_(server) {
     beast::error_code ec;
     const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = peer.address().to_string();
@@ -118,6 +238,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     server_->ctx_->metrics->ConnectionOpened();
   }
   ~Session() {
+    if (body_) body_->Cancel();
     {
       std::lock_guard<std::mutex> lock(server_->sessions_mu_);
       server_->live_.erase(self_);
@@ -238,6 +359,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     request_.body = std::move(req.body());
     size_t route = route_;
     HandlerResult result = server_->dispatcher_->Dispatch(request_, &route);
+    if (result.response.stream) return StartStream(std::move(result.response), keep_alive, route, head);
     if (result.durable.ticket == 0) {
       return Send(std::move(result.response), keep_alive, route, head);
     }
@@ -256,16 +378,19 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
         });
   }
 
-  // Writes the answer as one buffer: status line, headers and body built in
-  // one string (Beast's serializer cost ~22K instructions a response here).
-  void Send(HttpResponse response, bool keep_alive, size_t route, bool head) {
-    if (server_->ctx_->draining.load()) keep_alive = false;
-    keep_alive_ = keep_alive;
+  // The status line and headers of `response` into wire_ (cleared first).
+  // `length`: the Content-Length, or -1 for a streamed body (chunked, or
+  // for an HTTP/1.0 client delimited by the connection's close).
+  void AppendHead(const HttpResponse& response, bool keep_alive, int64_t length) {
     const auto reason = http::obsolete_reason(static_cast<http::status>(response.status));
     wire_.clear();
     absl::StrAppend(&wire_, "HTTP/1.1 ", response.status, " ", std::string(reason.data(), reason.size()),
-                    "\r\nServer: tally\r\nContent-Type: ", response.content_type,
-                    "\r\nContent-Length: ", response.body.size(), "\r\n");
+                    "\r\nServer: tally\r\nContent-Type: ", response.content_type, "\r\n");
+    if (length >= 0) {
+      absl::StrAppend(&wire_, "Content-Length: ", length, "\r\n");
+    } else if (!http10_) {
+      wire_.append("Transfer-Encoding: chunked\r\n");
+    }
     for (const auto& [name, value] : response.headers) {
       // Header values are made by tally; a CR or LF would still never pass.
       if (value.find_first_of("\r\n") != std::string::npos) continue;
@@ -277,11 +402,109 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       wire_.append("Connection: keep-alive\r\n");
     }
     wire_.append("\r\n");
+  }
+
+  // Writes the answer as one buffer: status line, headers and body built in
+  // one string (Beast's serializer cost ~22K instructions a response here).
+  void Send(HttpResponse response, bool keep_alive, size_t route, bool head) {
+    if (server_->ctx_->draining.load()) keep_alive = false;
+    keep_alive_ = keep_alive;
+    AppendHead(response, keep_alive, static_cast<int64_t>(response.body.size()));
     if (!head) wire_.append(response.body);
     if (response.status >= 500) LogWarning(absl::StrCat("answered ", response.status, " to ", remote_));
     server_->ctx_->metrics->RecordRequest(route, response.status, server_->ctx_->clock->Now() - started_);
     stream_.expires_after(Us(server_->opts_.write_timeout));
     net::async_write(stream_, net::buffer(wire_), beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  }
+
+  // A streamed answer (HttpResponse::stream): its producer runs on a thread
+  // of its own; the head goes out with the first chunk, so an error before
+  // any chunk is still a normal JSON error.
+  void StartStream(HttpResponse response, bool keep_alive, size_t route, bool head) {
+    if (head) {  // the head alone; nothing to produce
+      if (server_->ctx_->draining.load() || http10_) keep_alive = false;
+      keep_alive_ = keep_alive;
+      AppendHead(response, keep_alive, -1);
+      server_->ctx_->metrics->RecordRequest(route, response.status, server_->ctx_->clock->Now() - started_);
+      stream_.expires_after(Us(server_->opts_.write_timeout));
+      net::async_write(stream_, net::buffer(wire_), beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+      return;
+    }
+    // The producer's wake holds the session: a session waiting for its next
+    // chunk has no I/O pending to keep it alive.
+    auto body = std::make_shared<Stream>([self = shared_from_this()] {
+      net::post(self->executor_, [self] { self->PumpStream(); });
+    });
+    BodyProducer producer = std::move(response.stream);
+    response.stream = nullptr;
+    if (!server_->StartProducer(body, std::move(producer))) {
+      body->Finish(absl::OkStatus());  // drops the wake
+      HandlerResult busy = ErrorResult(ApiError{
+          503, "unavailable",
+          absl::StrCat("too many exports are running (", kMaxStreams, "); retry in a moment"), ""});
+      busy.response.headers.emplace_back("Retry-After", "1");
+      return Send(std::move(busy.response), keep_alive, route, false);
+    }
+    body_ = std::move(body);
+    body_head_ = std::move(response);
+    body_keep_alive_ = keep_alive && !http10_;
+    body_route_ = route;
+    body_started_ = false;
+    PumpStream();
+  }
+
+  // Sends what the producer has queued; called when a write is done and when
+  // the producer wakes the session.
+  void PumpStream() {
+    if (!body_ || body_writing_) return;
+    Stream::Taken taken = body_->Take();
+    if (taken.chunks.empty() && !taken.finished) return;  // woken by the next Write or Finish
+    if (!body_started_) {
+      if (taken.chunks.empty() && !taken.status.ok()) {
+        // Nothing sent yet: a normal error answer.
+        body_.reset();
+        return Send(ErrorResult(taken.status).response, body_keep_alive_, body_route_, false);
+      }
+      if (server_->ctx_->draining.load()) body_keep_alive_ = false;
+      AppendHead(body_head_, body_keep_alive_, -1);
+      body_started_ = true;
+    } else {
+      wire_.clear();
+    }
+    for (const std::string& chunk : taken.chunks) {
+      if (http10_) {
+        wire_.append(chunk);
+      } else {
+        absl::StrAppend(&wire_, absl::Hex(chunk.size()), "\r\n");
+        wire_.append(chunk);
+        wire_.append("\r\n");
+      }
+    }
+    const bool end = taken.finished && taken.status.ok();
+    const bool abort = taken.finished && !taken.status.ok();
+    if (abort) {
+      LogWarning(absl::StrCat("streamed answer to ", remote_, " cut short: ", taken.status.message()));
+    }
+    if (end && !http10_) wire_.append("0\r\n\r\n");
+    if (wire_.empty()) return OnStreamWrite(end, abort, {}, 0);
+    body_writing_ = true;
+    stream_.expires_after(Us(server_->opts_.write_timeout));
+    net::async_write(stream_, net::buffer(wire_),
+                     beast::bind_front_handler(&Session::OnStreamWrite, shared_from_this(), end, abort));
+  }
+
+  void OnStreamWrite(bool end, bool abort, beast::error_code ec, std::size_t) {
+    body_writing_ = false;
+    if (!ec && !end && !abort) return PumpStream();
+    // The client went away or timed out, the producer failed, or the body
+    // is complete.
+    body_->Cancel();
+    body_.reset();
+    server_->ctx_->metrics->RecordRequest(body_route_, ec || abort ? 500 : body_head_.status,
+                                          server_->ctx_->clock->Now() - started_);
+    if (ec || abort) return Close();  // no final chunk: the client sees the cut
+    keep_alive_ = body_keep_alive_;
+    OnWrite(ec, 0);
   }
 
   void OnWrite(beast::error_code ec, std::size_t) {
@@ -298,6 +521,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  const net::any_io_executor executor_;  // stream_'s strand, for other threads to post to
   Impl* const server_;
   std::list<std::weak_ptr<Session>>::iterator self_;
   beast::flat_buffer buffer_;
@@ -311,7 +535,55 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   bool busy_ = false;  // a request is being read, handled or answered
   int64_t requests_ = 0;
   Micros started_ = 0;
+  // The streamed answer being sent, if any (StartStream).
+  std::shared_ptr<Stream> body_;
+  HttpResponse body_head_;       // its status and headers
+  bool body_keep_alive_ = false;
+  size_t body_route_ = 0;
+  bool body_started_ = false;  // its head has been written
+  bool body_writing_ = false;  // a write of it is in flight
 };
+
+bool HttpServer::Impl::StartProducer(const std::shared_ptr<Stream>& stream, BodyProducer producer) {
+  if (streams_.fetch_add(1) >= kMaxStreams) {
+    streams_.fetch_sub(1);
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(producers_mu_);
+  // Join the threads that have ended: finished, and their stream held only
+  // here (the thread's own reference goes when its function returns).
+  for (auto it = producers_.begin(); it != producers_.end();) {
+    if (it->first->finished() && it->first.use_count() == 1) {
+      it->second.join();
+      it = producers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  producers_.emplace_back(stream, std::thread([this, stream, producer = std::move(producer)]() mutable {
+    absl::Status status;
+    try {
+      status = producer(*stream);
+    } catch (const std::exception& e) {
+      LogError(absl::StrCat("streamed answer failed: ", e.what()));
+      status = absl::InternalError("internal error; it has been logged");
+    }
+    producer = nullptr;  // before the count drops: nothing of the request outlives it
+    stream->Finish(std::move(status));
+    streams_.fetch_sub(1);
+  }));
+  return true;
+}
+
+void HttpServer::Impl::StopProducers() {
+  std::list<std::pair<std::shared_ptr<Stream>, std::thread>> producers;
+  {
+    std::lock_guard<std::mutex> lock(producers_mu_);
+    producers.swap(producers_);
+  }
+  for (auto& [stream, thread] : producers) stream->Cancel();
+  for (auto& [stream, thread] : producers) thread.join();
+}
 
 absl::Status HttpServer::Impl::Listen() {
   const std::string& listen = opts_.listen;
@@ -392,6 +664,8 @@ void HttpServer::Impl::Run() {
   for (int i = 1; i < threads_; ++i) threads.emplace_back([this] { io_.run(); });
   io_.run();
   for (std::thread& t : threads) t.join();
+  // Streams still running after the drain (or its timeout) are cut.
+  StopProducers();
 }
 
 void HttpServer::Impl::DoDrain() {

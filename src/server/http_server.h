@@ -7,10 +7,20 @@
 // I/O thread: the handler returns a DeferredWrite and the store's writer
 // thread posts the response back to the session's strand once it is on disk.
 //
+// Streamed answers (HttpResponse::stream, e.g. exports): the producer runs on
+// a thread of its own, never on an I/O thread, and hands ~64 KiB chunks
+// through a small bounded queue to the session, which sends them with
+// "Transfer-Encoding: chunked" (HTTP/1.0: until the connection closes). A
+// slow client holds the producer back; a client that goes away or stops
+// reading for write_timeout stops it (its sink's Write returns false). At
+// most 4 run at once; one more is answered 503 unavailable. An error after
+// the first chunk closes the connection without the final chunk.
+//
 // Limits: at most max_connections sessions; one more is answered 503 and
 // closed. Drain() (SIGTERM): stop accepting, readyz answers 503, idle
-// connections close, in-flight requests finish and are answered with
-// "Connection: close"; Run() returns when none is left or drain_timeout passes.
+// connections close, in-flight requests (streams too) finish and are answered
+// with "Connection: close"; Run() returns when none is left or drain_timeout
+// passes; streams still running then are cut and their threads joined.
 //
 // Thread-safety: Listen and Run from one thread; Drain from any thread (also
 // from a signal handler's asio callback).

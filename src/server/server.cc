@@ -14,6 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
+#include "jobs/anomaly_job.h"
+#include "jobs/scheduler.h"
 #include "server/auth/api_keys.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/jwt.h"
@@ -105,11 +107,14 @@ absl::Status Serve(Engine& engine, Store& store, const Clock& clock, const Serve
   AddUsageRoutes(router, ctx);
   AddAdminRoutes(router, ctx);
   AddSystemRoutes(router, ctx);
+  AddAnalyticsRoutes(router, ctx);
+  AddExportRoutes(router, ctx);
   std::vector<std::string> names;
   for (const Route& r : router.routes()) names.push_back(absl::StrCat(std::string(MethodName(r.method)), " ", r.pattern));
   Metrics metrics(std::move(names));
   ctx.engine = &engine;
   ctx.store = &store;
+  ctx.rollups = params.rollups;
   ctx.clock = &clock;
   ctx.keys = &keys;
   ctx.metrics = &metrics;
@@ -124,7 +129,20 @@ absl::Status Serve(Engine& engine, Store& store, const Clock& clock, const Serve
   if (!params.port_file.empty()) {
     if (absl::Status s = WritePrivateFile(params.port_file, server.address() + "\n"); !s.ok()) return s;
   }
+  // Background jobs, off the I/O threads.
+  Scheduler scheduler;
+  std::unique_ptr<AnomalyJob> anomalies;
+  if (params.rollups != nullptr) {
+    anomalies = std::make_unique<AnomalyJob>(params.rollups, &store, &clock);
+    scheduler.Every("anomalies", std::chrono::minutes(1), [&anomalies] {
+      if (absl::StatusOr<int> n = anomalies->RunOnce(); !n.ok()) {
+        LogWarning(absl::StrCat("anomaly scoring failed (retried in a minute): ", n.status().message()));
+      }
+    });
+  }
+  scheduler.Start();
   server.Run();
+  scheduler.Stop();
 
   LogInfo("drained; flushing the store");
   if (absl::Status s = store.Flush(); !s.ok()) return s;

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "engine/engine.h"
+#include "analytics/rollups.h"
 #include "server/server_context.h"
 #include "store/store.h"
 
@@ -26,6 +27,7 @@ struct ServeParams {
   ServerOptions options;
   std::string data_dir;   // where admin.key goes
   std::string port_file;  // if set, the bound host:port is written here once listening
+  const Rollups* rollups = nullptr;  // the store's rollups, for usage history and analytics
 };
 
 absl::Status Serve(Engine& engine, Store& store, const Clock& clock, const ServeParams& params,

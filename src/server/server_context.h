@@ -35,10 +35,12 @@ struct ServerOptions {
 };
 
 class Router;
+class Rollups;
 
 struct ServerContext {
   Engine* engine = nullptr;
   Store* store = nullptr;
+  const Rollups* rollups = nullptr;  // usage per subject × type × hour (analytics/rollups.h)
   const Clock* clock = nullptr;
   KeyRing* keys = nullptr;
   Metrics* metrics = nullptr;

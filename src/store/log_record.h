@@ -124,9 +124,23 @@ struct AuditRecord {
   friend bool operator==(const AuditRecord&, const AuditRecord&) = default;
 };
 
+// Something tally noticed and tells people about: for now, unusual usage
+// (analytics/anomaly.h). Kept as a record so that it survives restarts and
+// can be listed; delivery comes with notifications. Read back with
+// Store::ReadAlerts.
+struct AlertRecord {
+  Micros time = 0;       // when it was raised
+  std::string kind;      // "anomaly"
+  std::string subject;   // whose usage
+  std::string meter;     // which meter
+  Micros hour = 0;       // the UTC hour it is about
+  std::string detail;    // a JSON object: value, baseline median, MAD, z, ...
+  friend bool operator==(const AlertRecord&, const AlertRecord&) = default;
+};
+
 // New kinds are added at the end.
 using LogRecord = std::variant<EventRecord, LedgerRecord, SubjectRecord, OrgRecord, TierRecord,
-                               CheckpointRecord, KeyRecord, AuditRecord>;
+                               CheckpointRecord, KeyRecord, AuditRecord, AlertRecord>;
 
 }  // namespace tally
 

@@ -1,6 +1,7 @@
 #include "store/memory_store.h"
 
 #include <algorithm>
+#include <iterator>
 #include <string_view>
 #include <utility>
 #include <variant>
@@ -25,11 +26,31 @@ absl::StatusOr<uint64_t> MemoryStore::Append(std::vector<LogRecord> records) {
       records_.emplace_back(++last_seq_, std::move(record));
     }
     if (!paused_) durable_seq_ = last_seq_;
+    FoldDurable();
     ticket = last_seq_;
     durable = durable_seq_;
   }
   callbacks_.Durable(durable);
   return ticket;
+}
+
+void MemoryStore::FoldDurable() {
+  if (rollups_ == nullptr) {
+    folded_seq_ = durable_seq_;
+    return;
+  }
+  for (size_t i = CountUpTo(folded_seq_); i < records_.size(); ++i) {
+    const auto& [seq, record] = records_[i];
+    if (seq > durable_seq_) break;
+    if (const auto* e = std::get_if<EventRecord>(&record)) rollups_->Fold(seq, *e);
+  }
+  folded_seq_ = durable_seq_;
+}
+
+size_t MemoryStore::CountUpTo(uint64_t seq) const {
+  return std::upper_bound(records_.begin(), records_.end(), seq,
+                          [](uint64_t s, const auto& r) { return s < r.first; }) -
+         records_.begin();
 }
 
 void MemoryStore::ApplyRegistry(const LogRecord& record) {
@@ -113,8 +134,8 @@ absl::StatusOr<std::vector<AuditEntry>> MemoryStore::ReadAudit(const AuditQuery&
   if (absl::Status s = CheckLimit(query.limit, "ReadAudit"); !s.ok()) return s;
   std::vector<AuditEntry> out;
   std::lock_guard<std::mutex> lock(mu_);
-  // records_[i - 1] has seq i. Only durable ones, newest first.
-  for (uint64_t i = FirstSeqToRead(query.before_seq);
+  // Only durable ones, newest first.
+  for (size_t i = CountUpTo(FirstSeqToRead(query.before_seq));
        i > 0 && out.size() < static_cast<size_t>(query.limit); --i) {
     const auto& [seq, record] = records_[i - 1];
     const auto* a = std::get_if<AuditRecord>(&record);
@@ -130,7 +151,7 @@ absl::StatusOr<std::vector<LedgerEntry>> MemoryStore::ReadLedger(const LedgerQue
   if (absl::Status s = CheckLimit(query.limit, "ReadLedger"); !s.ok()) return s;
   std::vector<LedgerEntry> out;
   std::lock_guard<std::mutex> lock(mu_);
-  for (uint64_t i = FirstSeqToRead(query.before_seq);
+  for (size_t i = CountUpTo(FirstSeqToRead(query.before_seq));
        i > 0 && out.size() < static_cast<size_t>(query.limit); --i) {
     const auto& [seq, record] = records_[i - 1];
     const auto* l = std::get_if<LedgerRecord>(&record);
@@ -140,6 +161,97 @@ absl::StatusOr<std::vector<LedgerEntry>> MemoryStore::ReadLedger(const LedgerQue
     out.push_back(LedgerEntry{seq, *l});
   }
   return out;
+}
+
+absl::StatusOr<std::vector<AlertEntry>> MemoryStore::ReadAlerts(const AlertQuery& query) {
+  if (absl::Status s = CheckLimit(query.limit, "ReadAlerts"); !s.ok()) return s;
+  std::vector<AlertEntry> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = CountUpTo(FirstSeqToRead(query.before_seq));
+       i > 0 && out.size() < static_cast<size_t>(query.limit); --i) {
+    const auto& [seq, record] = records_[i - 1];
+    const auto* a = std::get_if<AlertRecord>(&record);
+    if (a == nullptr || a->hour < query.from || a->hour >= query.to) continue;
+    if (!query.subject.empty() && a->subject != query.subject) continue;
+    if (!query.kind.empty() && a->kind != query.kind) continue;
+    out.push_back(AlertEntry{seq, *a});
+  }
+  return out;
+}
+
+absl::Status MemoryStore::ScanEvents(
+    const EventQuery& query, const std::function<bool(uint64_t seq, const EventRecord&)>& fn) {
+  constexpr size_t kBatch = 256;
+  uint64_t cursor = query.after_seq;
+  uint64_t upto = 0;  // the events durable at the start
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    upto = query.upto_seq == 0 ? durable_seq_ : std::min(query.upto_seq, durable_seq_);
+  }
+  std::vector<std::pair<uint64_t, EventRecord>> batch;
+  while (cursor < upto) {
+    batch.clear();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      size_t i = CountUpTo(cursor);
+      for (; i < records_.size() && batch.size() < kBatch; ++i) {
+        const auto& [seq, record] = records_[i];
+        if (seq > upto) break;
+        const auto* e = std::get_if<EventRecord>(&record);
+        if (e == nullptr || e->event.time < query.from || e->event.time >= query.to) continue;
+        if (!query.subject.empty() && e->event.subject != query.subject) continue;
+        if (!query.type.empty() && e->event.type != query.type) continue;
+        batch.emplace_back(seq, *e);
+      }
+      cursor = i < records_.size() && records_[i].first <= upto ? records_[i].first - 1 : upto;
+    }
+    for (const auto& [seq, event] : batch) {
+      if (!fn(seq, event)) return absl::OkStatus();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> MemoryStore::DeleteEvents(Micros before, uint64_t upto_seq) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t limit = std::min(upto_seq, durable_seq_);
+  const size_t size = records_.size();
+  std::erase_if(records_, [&](const std::pair<uint64_t, LogRecord>& r) {
+    const auto* e = std::get_if<EventRecord>(&r.second);
+    return e != nullptr && r.first <= limit && e->event.time < before;
+  });
+  return size - records_.size();
+}
+
+absl::StatusOr<uint64_t> MemoryStore::RestoreEvents(
+    const std::vector<std::pair<uint64_t, EventRecord>>& events) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [seq, event] : events) {
+    if (seq == 0 || seq > last_seq_) {
+      return absl::InvalidArgumentError("RestoreEvents: seq " + std::to_string(seq) +
+                                        " was never assigned (the last is " +
+                                        std::to_string(last_seq_) + ")");
+    }
+  }
+  // The new ones in seq order (the first of equal seqs), merged into records_.
+  std::vector<std::pair<uint64_t, LogRecord>> restored;
+  for (const auto& [seq, event] : events) {
+    const size_t i = CountUpTo(seq);
+    if (i > 0 && records_[i - 1].first == seq) continue;
+    restored.emplace_back(seq, event);
+  }
+  const auto by_seq = [](const auto& a, const auto& b) { return a.first < b.first; };
+  std::stable_sort(restored.begin(), restored.end(), by_seq);
+  restored.erase(std::unique(restored.begin(), restored.end(),
+                             [](const auto& a, const auto& b) { return a.first == b.first; }),
+                 restored.end());
+  std::vector<std::pair<uint64_t, LogRecord>> merged;
+  merged.reserve(records_.size() + restored.size());
+  std::merge(std::make_move_iterator(records_.begin()), std::make_move_iterator(records_.end()),
+             std::make_move_iterator(restored.begin()), std::make_move_iterator(restored.end()),
+             std::back_inserter(merged), by_seq);
+  records_ = std::move(merged);
+  return restored.size();
 }
 
 absl::StatusOr<Registry> MemoryStore::LoadRegistry() {
@@ -227,6 +339,7 @@ void MemoryStore::ResumeDurability() {
     std::lock_guard<std::mutex> lock(mu_);
     paused_ = false;
     durable_seq_ = last_seq_;
+    FoldDurable();
     durable = durable_seq_;
   }
   durable_cv_.notify_all();

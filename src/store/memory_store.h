@@ -6,10 +6,14 @@
 // and a new one recovered from the same MemoryStore to test a restart.
 // FailWrites() makes later appends fail, to test the engine's failure path;
 // PauseDurability() holds appends "in flight", to test what waits for them.
+// With a RollupSink, every event is folded into it as it becomes durable (in
+// Append, or in ResumeDurability); nothing is persisted, so TakeDirty and Load
+// are never called.
 //
 // Thread-safety: every method may be called from any thread. WhenDurable
 // callbacks run inline, or on a thread inside Append, ResumeDurability,
-// FailWrites or the destructor (whichever made them due).
+// FailWrites or the destructor (whichever made them due). The sink's Fold is
+// called under the store's lock: it must not call back into the store.
 #ifndef TALLY_STORE_MEMORY_STORE_H_
 #define TALLY_STORE_MEMORY_STORE_H_
 
@@ -33,7 +37,9 @@ namespace tally {
 
 class MemoryStore final : public Store {
  public:
-  MemoryStore() = default;
+  // `rollups` (may be null) gets every event once it is durable. Not owned;
+  // must outlive the store.
+  explicit MemoryStore(RollupSink* rollups = nullptr) : rollups_(rollups) {}
   // Calls the WhenDurable callbacks still pending with AbortedError.
   ~MemoryStore() override;
   MemoryStore(const MemoryStore&) = delete;
@@ -50,6 +56,16 @@ class MemoryStore final : public Store {
 
   absl::StatusOr<std::vector<AuditEntry>> ReadAudit(const AuditQuery& query) override;
   absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery& query) override;
+  absl::StatusOr<std::vector<AlertEntry>> ReadAlerts(const AlertQuery& query) override;
+  // Copies a few hundred events at a time and calls `fn` without the lock, so
+  // `fn` may call back into the store.
+  absl::Status ScanEvents(const EventQuery& query,
+                          const std::function<bool(uint64_t seq, const EventRecord&)>& fn) override;
+
+  absl::StatusOr<uint64_t> DeleteEvents(Micros before, uint64_t upto_seq) override;
+  // Skips a seq held by any record.
+  absl::StatusOr<uint64_t> RestoreEvents(
+      const std::vector<std::pair<uint64_t, EventRecord>>& events) override;
 
   absl::StatusOr<Registry> LoadRegistry() override;
   absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint() override;
@@ -73,13 +89,21 @@ class MemoryStore final : public Store {
   void PauseDurability();
   void ResumeDurability();
 
-  // Every record appended, with its sequence number, in order.
+  // Every record appended (minus the events DeleteEvents removed, plus those
+  // RestoreEvents put back), with its sequence number, in seq order.
   std::vector<std::pair<uint64_t, LogRecord>> Records() const;
 
  private:
   void ApplyRegistry(const LogRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The newest seq ReadAudit and ReadLedger look at: durable, < before_seq.
+  // The newest seq the reads look at: durable, < before_seq.
   uint64_t FirstSeqToRead(uint64_t before_seq) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // How many records have a seq <= `seq` (records_ is in seq order, with gaps
+  // where events were deleted).
+  size_t CountUpTo(uint64_t seq) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Folds the events that became durable since the last call into rollups_.
+  void FoldDurable() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  RollupSink* const rollups_;  // may be null; constant after construction
 
   // Guards every member below. Never held while a WhenDurable callback runs.
   // (std::mutex rather than absl::Mutex: TSan sees through it with Debian's
@@ -93,6 +117,7 @@ class MemoryStore final : public Store {
   std::map<std::string, ApiKey> keys_ ABSL_GUARDED_BY(mu_);
   uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t durable_seq_ ABSL_GUARDED_BY(mu_) = 0;  // == last_seq_ unless paused
+  uint64_t folded_seq_ ABSL_GUARDED_BY(mu_) = 0;   // rollups_ has every event up to it
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t appends_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <future>
 #include <mutex>
 #include <set>
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "core/event.h"
+#include "store/events_test_util.h"
 #include "store/read_queries_test_util.h"
 
 namespace tally {
@@ -226,6 +228,69 @@ TEST(MemoryStoreTest, ReadLedgerBySubjectNewestFirst) {
   MemoryStore store;
   testing::AppendQueryFixture(store);
   testing::ExpectLedgerQueries(store);
+}
+
+TEST(MemoryStoreTest, ReadAlertsFiltersNewestFirst) {
+  MemoryStore store;
+  testing::AppendAlertFixture(store);
+  testing::ExpectAlertQueries(store);
+}
+
+// --- rollups, ScanEvents and retention ------------------------------------------------
+
+TEST(MemoryStoreTest, RollupsFoldEachEventOnceItIsDurable) {
+  testing::SumSink sink;
+  MemoryStore store(&sink);
+  LedgerRecord grant;
+  grant.kind = LedgerRecord::Kind::kGrant;
+  ASSERT_TRUE(store.Append({MakeEvent("a", 1), grant, MakeEvent("b", 2)}).ok());
+  EXPECT_EQ(sink.folded(), (std::vector<uint64_t>{1, 3}));
+  store.PauseDurability();
+  ASSERT_TRUE(store.Append({MakeEvent("c", 3)}).ok());
+  ASSERT_TRUE(store.Append({testing::FixtureAlert(0), MakeEvent("d", 4)}).ok());
+  EXPECT_EQ(sink.folded().size(), 2u);  // in flight: not yet
+  store.ResumeDurability();
+  EXPECT_EQ(sink.folded(), (std::vector<uint64_t>{1, 3, 4, 6}));
+  EXPECT_EQ(sink.sums(), (std::map<std::string, int64_t>{{"user-1", 40}}));
+  EXPECT_EQ(sink.loaded(), 0);
+}
+
+TEST(MemoryStoreTest, ScanEventsFiltersInSeqOrderAndStopsEarly) {
+  MemoryStore store;
+  const testing::SeqEvents model = testing::AppendScanFixture(store);
+  testing::ExpectScanQueries(store, model);
+}
+
+TEST(MemoryStoreTest, ScanEventsSeesOnlyDurableEventsAndMayCallBack) {
+  MemoryStore store;
+  const testing::SeqEvents model = testing::AppendScanFixture(store);
+  store.PauseDurability();
+  ASSERT_TRUE(store.Append({testing::ScanFixtureEvent(30)}).ok());
+  size_t calls = 0;
+  ASSERT_TRUE(store
+                  .ScanEvents({},
+                              [&](uint64_t, const EventRecord&) {
+                                ++calls;
+                                EXPECT_TRUE(store.ReadAudit({}).ok());  // no deadlock
+                                return true;
+                              })
+                  .ok());
+  EXPECT_EQ(calls, model.size());
+  store.ResumeDurability();
+  EXPECT_EQ(testing::ScanAllEvents(store).size(), model.size() + 1);
+}
+
+TEST(MemoryStoreTest, DeleteAndRestoreEventsRoundTrip) {
+  testing::SumSink sink;
+  MemoryStore store(&sink);
+  const testing::SeqEvents model = testing::AppendScanFixture(store);
+  testing::ExpectDeleteAndRestoreRoundTrip(store, model);
+  EXPECT_EQ(sink.folded().size(), model.size());  // restored events are not folded again
+  // The reads still find the records around the gaps deletes leave.
+  EXPECT_EQ(*store.DeleteEvents(kEndOfTime, store.LastSeq()), 30u);
+  EXPECT_EQ(store.Records().size(), 6u);  // the grants
+  EXPECT_EQ(store.ReadLedger({.before_seq = store.LastSeq()})->size(), 6u);
+  EXPECT_EQ(store.ReadLedger({.limit = 2})->back().seq, model[20].first - 1);
 }
 
 // --- WhenDurable -----------------------------------------------------------------

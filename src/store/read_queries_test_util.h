@@ -1,5 +1,5 @@
-// Test helper shared by the Store implementations' tests: one fixture and one
-// set of expectations for ReadAudit and ReadLedger, so that every store
+// Test helper shared by the Store implementations' tests: fixtures and
+// expectations for ReadAudit, ReadLedger and ReadAlerts, so that every store
 // answers the API's reads alike.
 //
 // Thread-safety: test code, one thread.
@@ -153,6 +153,76 @@ inline void ExpectLedgerQueries(Store& store) {
 
   EXPECT_EQ(store.ReadLedger({.subject = "alice", .limit = 0}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Alert i (0..9) of the alert fixture, at seq i + 1 when appended by
+// AppendAlertFixture to an empty store: subject "alice" for even i, "bob" for
+// odd; kind "budget" when i % 4 == 3, else "anomaly"; about hour 100 + i.
+inline AlertRecord FixtureAlert(int i) {
+  constexpr Micros kHour = 3'600'000'000;
+  AlertRecord a;
+  a.hour = (100 + i) * kHour;
+  a.time = a.hour + kHour + i;
+  a.kind = i % 4 == 3 ? "budget" : "anomaly";
+  a.subject = i % 2 == 0 ? "alice" : "bob";
+  a.meter = i == 5 ? "" : "tokens";
+  a.detail = i == 7 ? "" : "{\"value\":" + std::to_string(100 * i) + ",\"z\":4,\"note\":\"a\\nb\"}";
+  return a;
+}
+
+// Appends the ten alerts in two Appends and waits until they are durable.
+inline void AppendAlertFixture(Store& store) {
+  for (int part = 0; part < 2; ++part) {
+    std::vector<LogRecord> records;
+    for (int i = 5 * part; i < 5 * part + 5; ++i) records.push_back(FixtureAlert(i));
+    absl::StatusOr<uint64_t> ticket = store.Append(std::move(records));
+    ASSERT_TRUE(ticket.ok()) << ticket.status();
+    ASSERT_TRUE(store.WaitDurable(*ticket).ok());
+  }
+}
+
+inline std::vector<uint64_t> AlertSeqs(Store& store, const AlertQuery& query) {
+  absl::StatusOr<std::vector<AlertEntry>> entries = store.ReadAlerts(query);
+  EXPECT_TRUE(entries.ok()) << entries.status();
+  std::vector<uint64_t> seqs;
+  if (!entries.ok()) return seqs;
+  for (const AlertEntry& e : *entries) {
+    EXPECT_EQ(e.record, FixtureAlert(static_cast<int>(e.seq) - 1)) << "seq " << e.seq;
+    seqs.push_back(e.seq);
+  }
+  return seqs;
+}
+
+// REQUIRES: `store` holds exactly AppendAlertFixture's records.
+inline void ExpectAlertQueries(Store& store) {
+  constexpr Micros kHour = 3'600'000'000;
+  EXPECT_EQ(AlertSeqs(store, {}), (Seqs{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}));
+  EXPECT_EQ(AlertSeqs(store, {.subject = "alice"}), (Seqs{9, 7, 5, 3, 1}));
+  EXPECT_EQ(AlertSeqs(store, {.kind = "budget"}), (Seqs{8, 4}));
+  EXPECT_EQ(AlertSeqs(store, {.subject = "bob", .kind = "budget"}), (Seqs{8, 4}));
+  EXPECT_TRUE(AlertSeqs(store, {.subject = "alice", .kind = "budget"}).empty());
+  EXPECT_TRUE(AlertSeqs(store, {.subject = "alic"}).empty());  // exact match only
+  // [from, to) on the hour the alert is about, not when it was raised.
+  EXPECT_EQ(AlertSeqs(store, {.from = 103 * kHour, .to = 106 * kHour}), (Seqs{6, 5, 4}));
+  EXPECT_EQ(AlertSeqs(store, {.subject = "bob", .from = 103 * kHour, .to = 106 * kHour}),
+            (Seqs{6, 4}));
+  EXPECT_TRUE(AlertSeqs(store, {.from = 104 * kHour, .to = 104 * kHour}).empty());
+  EXPECT_EQ(AlertSeqs(store, {.limit = 3}), (Seqs{10, 9, 8}));
+  EXPECT_EQ(AlertSeqs(store, {.before_seq = 5}), (Seqs{4, 3, 2, 1}));
+  Seqs paged;
+  AlertQuery page{.subject = "alice", .limit = 2};
+  for (int pages = 0; pages < 10; ++pages) {
+    const Seqs got = AlertSeqs(store, page);
+    if (got.empty()) break;
+    EXPECT_LE(got.size(), 2u);
+    paged.insert(paged.end(), got.begin(), got.end());
+    page.before_seq = got.back();
+  }
+  EXPECT_EQ(paged, (Seqs{9, 7, 5, 3, 1}));
+  for (int bad : {0, -1}) {
+    EXPECT_EQ(store.ReadAlerts({.limit = bad}).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
 }
 
 }  // namespace tally::testing

@@ -11,9 +11,10 @@
 // Replay() of everything after the checkpoint, and ScanDedup() for the ids the
 // checkpoint does not carry.
 //
-// Thread-safety: Append, WaitDurable, WhenDurable, Flush, LastSeq, Stats,
-// ReadAudit and ReadLedger may be called from any thread, concurrently; the
-// reads never hold up the writer. The recovery calls are for one thread before
+// Thread-safety: Append, WaitDurable, WhenDurable, Flush, LastSeq, Stats, the
+// reads (ReadAudit, ReadLedger, ReadAlerts, ScanEvents) and the retention calls
+// may be called from any thread, concurrently; the reads never hold up the
+// writer. The recovery calls are for one thread before
 // any Append.
 //
 // Implementations: sqlite/sqlite_store.h (embedded default); memory_store.h
@@ -91,6 +92,70 @@ struct LedgerEntry {
   friend bool operator==(const LedgerEntry&, const LedgerEntry&) = default;
 };
 
+// Which alerts ReadAlerts returns: those matching every field.
+struct AlertQuery {
+  std::string subject;  // exact match; empty = any
+  std::string kind;     // exact match; empty = any
+  // AlertRecord::hour in [from, to).
+  Micros from = kBeginningOfTime;
+  Micros to = kEndOfTime;
+  uint64_t before_seq = 0;  // paging cursor, as in AuditQuery
+  int limit = 100;          // REQUIRES: limit >= 1
+};
+
+struct AlertEntry {
+  uint64_t seq = 0;
+  AlertRecord record;
+  friend bool operator==(const AlertEntry&, const AlertEntry&) = default;
+};
+
+// Which stored events ScanEvents visits: those matching every field.
+struct EventQuery {
+  // event.time in [from, to).
+  Micros from = kBeginningOfTime;
+  Micros to = kEndOfTime;
+  std::string subject;  // exact match; empty = any
+  std::string type;     // exact match; empty = any
+  // Only events with seq in (after_seq, upto_seq]; upto_seq 0 = no bound.
+  uint64_t after_seq = 0;
+  uint64_t upto_seq = 0;
+};
+
+// One row of the rollups a RollupSink keeps: the store persists it as an
+// opaque `cell` under its key and hands it back on open. `family` tells the
+// sink's kinds of rows apart (analytics/rollups.h: 0 per subject, 1 per
+// endpoint); `key` is the subject or the endpoint.
+struct RollupRow {
+  uint8_t family = 0;
+  std::string key;
+  std::string type;
+  int64_t hour = 0;  // hours since the epoch (UTC)
+  std::string cell;
+  friend bool operator==(const RollupRow&, const RollupRow&) = default;
+};
+
+// A view of the events that the store keeps up to date with every event it
+// commits: analytics' rollups (analytics/rollups.h), the seam between the
+// store and analytics. The store folds each event into it in the same
+// transaction that writes the event, persists the rows TakeDirty() hands back
+// in a later transaction together with the seq they reflect, and on open
+// loads the persisted rows and folds the events written after them, so the
+// view always equals a recomputation from the events (a restart loses
+// nothing, and nothing is counted twice).
+//
+// Thread-safety: Fold and TakeDirty are called by one thread at a time (the
+// store's writer); Load only while the store opens. The sink guards what it
+// shares with its readers.
+class RollupSink {
+ public:
+  virtual ~RollupSink() = default;
+  virtual void Fold(uint64_t seq, const EventRecord& record) = 0;
+  // Appends to `out` every row changed since the last call, in full.
+  virtual void TakeDirty(std::vector<RollupRow>& out) = 0;
+  // DataLossError for a cell the sink cannot decode.
+  virtual absl::Status Load(const RollupRow& row) = 0;
+};
+
 // Figures for logs, /metrics and benchmarks.
 struct StoreStats {
   uint64_t appended = 0;   // records accepted by Append
@@ -154,6 +219,31 @@ class Store {
   // releases and expiries — matching `query`, newest first, at most
   // query.limit; only records already durable. InvalidArgumentError if limit < 1.
   virtual absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery& query) = 0;
+
+  // The alerts matching `query`, newest first, at most query.limit; only
+  // records already durable. InvalidArgumentError if limit < 1.
+  virtual absl::StatusOr<std::vector<AlertEntry>> ReadAlerts(const AlertQuery& query) = 0;
+
+  // Calls `fn` for each durable event matching `query`, in seq order, until
+  // `fn` returns false. Streams: memory does not grow with the number of
+  // events, and the writer is never held up. For exports and archiving.
+  virtual absl::Status ScanEvents(
+      const EventQuery& query,
+      const std::function<bool(uint64_t seq, const EventRecord&)>& fn) = 0;
+
+  // --- Retention (docs/storage.md) ----------------------------------------
+
+  // Deletes the durable events with seq <= upto_seq and event time < before,
+  // in transactions small enough not to hold up appends for long; returns how
+  // many. Rollups are left as they are.
+  virtual absl::StatusOr<uint64_t> DeleteEvents(Micros before, uint64_t upto_seq) = 0;
+
+  // Puts archived events back under their original sequence numbers, skipping
+  // any seq already present; returns how many were inserted. They are not
+  // folded into the rollups again (deleting them never took them out).
+  // InvalidArgumentError for a seq above LastSeq().
+  virtual absl::StatusOr<uint64_t> RestoreEvents(
+      const std::vector<std::pair<uint64_t, EventRecord>>& events) = 0;
 
   // --- Recovery ---------------------------------------------------------
 

@@ -41,6 +41,9 @@ void AddQuotaRoutes(Router& router, ServerContext& ctx);
 void AddUsageRoutes(Router& router, ServerContext& ctx);
 void AddAdminRoutes(Router& router, ServerContext& ctx);
 void AddSystemRoutes(Router& router, ServerContext& ctx);
+void AddAnalyticsRoutes(Router& router, ServerContext& ctx);  // analytics_handlers.cc
+void AddExportRoutes(Router& router, ServerContext& ctx);     // export_handlers.cc
+void AddAdminUsageRoutes(Router& router, ServerContext& ctx);  // admin_usage_handlers.cc
 
 }  // namespace tally
 

@@ -26,9 +26,9 @@ namespace {
   } while (0)
 
 // 1: the first schema. 2: adds `dedup`, so that start-up reads narrow rows.
-// 3: adds `api_keys`, `audit` and the indexes the API's reads need
-// (docs/storage.md, "Schema versions").
-constexpr int64_t kSchemaVersion = 3;
+// 3: adds `api_keys`, `audit` and the indexes the API's reads need.
+// 4: adds `rollups` and `alerts` (docs/storage.md, "Schema versions").
+constexpr int64_t kSchemaVersion = 4;
 constexpr int64_t kApplicationId = 0x54616c79;  // "Taly", in the file header
 
 // docs/storage.md explains each table.
@@ -78,6 +78,18 @@ CREATE INDEX ledger_by_subject ON ledger(subject, seq) WHERE kind >= 3;
 CREATE INDEX audit_by_target ON audit(target, seq);
 )sql";
 
+// Since version 4: the rows of the RollupSink, persisted with meta
+// `rollup_seq` (every event with a seq up to it is reflected in them), and
+// the alerts, with an index for per-subject reads newest first.
+constexpr char kVersion4Sql[] = R"sql(
+CREATE TABLE rollups(family INTEGER NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL,
+                     hour INTEGER NOT NULL, cell BLOB NOT NULL,
+                     PRIMARY KEY(family, key, hour, type)) WITHOUT ROWID;
+CREATE TABLE alerts(seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, kind TEXT NOT NULL,
+                    subject TEXT NOT NULL, meter TEXT, hour_us INTEGER NOT NULL, detail TEXT);
+CREATE INDEX alerts_by_subject ON alerts(subject, seq);
+)sql";
+
 constexpr char kInsertDedupSql[] =
     "INSERT INTO dedup(last_seq, first_seq, max_received_us, entries) VALUES(?1, ?2, ?3, ?4)";
 
@@ -87,12 +99,18 @@ constexpr char kSelectV1DedupSql[] =
     " UNION ALL SELECT seq, ifnull(request_id_hash, 0), ifnull(request_fingerprint, 0),"
     " time_us FROM ledger WHERE kind = 0 ORDER BY seq";
 
-constexpr char kInsertEventSql[] =
-    "INSERT INTO events(seq, id, id_hash, fingerprint, subject, org, type, time_us,"
-    " received_us, origin, reservation_id, data, effects, session_id, ip, user_agent,"
-    " endpoint, method, processing_ms, error_code)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-    " ?18, ?19, ?20)";
+// The writer appends events with kInsertEventSql; RestoreEvents puts archived
+// ones back with kRestoreEventSql, which skips a seq already present. Both
+// are bound by BindEvent.
+#define TALLY_INTO_EVENTS                                                               \
+  " INTO events(seq, id, id_hash, fingerprint, subject, org, type, time_us,"            \
+  " received_us, origin, reservation_id, data, effects, session_id, ip, user_agent,"    \
+  " endpoint, method, processing_ms, error_code)"                                       \
+  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17," \
+  " ?18, ?19, ?20)"
+constexpr char kInsertEventSql[] = "INSERT" TALLY_INTO_EVENTS;
+constexpr char kRestoreEventSql[] = "INSERT OR IGNORE" TALLY_INTO_EVENTS;
+#undef TALLY_INTO_EVENTS
 
 constexpr char kInsertLedgerSql[] =
     "INSERT INTO ledger(seq, kind, time_us, subject, org, reservation_id, expires_us,"
@@ -101,15 +119,27 @@ constexpr char kInsertLedgerSql[] =
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
     " ?18)";
 
+constexpr char kInsertAlertSql[] =
+    "INSERT INTO alerts(seq, time_us, kind, subject, meter, hour_us, detail)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+constexpr char kUpsertRollupSql[] =
+    "INSERT OR REPLACE INTO rollups(family, key, type, hour, cell) VALUES(?1, ?2, ?3, ?4, ?5)";
+
 constexpr char kInsertAuditSql[] =
     "INSERT INTO audit(seq, time_us, actor, address, action, target, before, after, reason)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
-// Replay reads these columns, in this order.
-constexpr char kSelectEventsSql[] =
-    "SELECT seq, id, fingerprint, subject, org, type, time_us, received_us, origin,"
-    " reservation_id, data, effects, session_id, ip, user_agent, endpoint, method,"
-    " processing_ms, error_code FROM events WHERE seq > ?1 ORDER BY seq";
+// Replay, the rollups' fold at open and ScanEvents read these columns of
+// `events`, in this order (EventColumn), and decode them with ReadEventRow.
+#define TALLY_SELECT_EVENTS                                                              \
+  "SELECT seq, id, fingerprint, subject, org, type, time_us, received_us, origin,"       \
+  " reservation_id, data, effects, session_id, ip, user_agent, endpoint, method,"        \
+  " processing_ms, error_code FROM events"
+constexpr char kSelectEventsSql[] = TALLY_SELECT_EVENTS " WHERE seq > ?1 ORDER BY seq";
+// ScanEvents appends its filters to this.
+constexpr char kSelectEventColumns[] = TALLY_SELECT_EVENTS;
+#undef TALLY_SELECT_EVENTS
 enum EventColumn {
   kEvSeq, kEvId, kEvFingerprint, kEvSubject, kEvOrg, kEvType, kEvTime, kEvReceived,
   kEvOrigin, kEvReservationId, kEvData, kEvEffects, kEvSessionId, kEvIp, kEvUserAgent,
@@ -151,6 +181,18 @@ constexpr char kReadAuditByTargetSql[] =
 enum AuditColumn {
   kAuSeq, kAuTime, kAuActor, kAuAddress, kAuAction, kAuTarget, kAuBefore, kAuAfter, kAuReason,
 };
+
+// ReadAlerts: ?1 before_seq, ?2 from, ?3 to, ?4 kind ('' = any), ?5 limit;
+// ?6 the subject.
+#define TALLY_SELECT_ALERTS "SELECT seq, time_us, kind, subject, meter, hour_us, detail FROM alerts"
+constexpr char kReadAlertsSql[] =
+    TALLY_SELECT_ALERTS " WHERE seq < ?1 AND hour_us >= ?2 AND hour_us < ?3"
+                        " AND (?4 = '' OR kind = ?4) ORDER BY seq DESC LIMIT ?5";
+constexpr char kReadAlertsBySubjectSql[] =
+    TALLY_SELECT_ALERTS " WHERE subject = ?6 AND seq < ?1 AND hour_us >= ?2 AND hour_us < ?3"
+                        " AND (?4 = '' OR kind = ?4) ORDER BY seq DESC LIMIT ?5";
+#undef TALLY_SELECT_ALERTS
+enum AlertColumn { kAlSeq, kAlTime, kAlKind, kAlSubject, kAlMeter, kAlHour, kAlDetail };
 
 // --- small SQLite helpers ---------------------------------------------------------
 
@@ -373,6 +415,7 @@ absl::Status CreateSchema(sqlite3* db, const std::string& path) {
   TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kSchemaSql, path));
   TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kDedupTableSql, path));
   TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kVersion3Sql, path));
+  TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kVersion4Sql, path));
   const std::string init = "PRAGMA application_id=" + std::to_string(kApplicationId) +
                            "; INSERT INTO meta VALUES('schema_version', " +
                            std::to_string(kSchemaVersion) + ")";
@@ -418,6 +461,15 @@ absl::Status MigrateFrom2(sqlite3* db, const std::string& path) {
   return Exec(db, "UPDATE meta SET value = 3 WHERE key = 'schema_version'", path);
 }
 
+// Upgrades a version 3 database to version 4: creates `rollups` and `alerts`.
+// meta rollup_seq stays unset (0), so the next open with a RollupSink folds
+// every event: the rollups are rebuilt from the log. Runs inside InitSchema's
+// transaction, so a crash leaves version 3 for the next open.
+absl::Status MigrateFrom3(sqlite3* db, const std::string& path) {
+  TALLY_SQLITE_RETURN_IF_ERROR(Exec(db, kVersion4Sql, path));
+  return Exec(db, "UPDATE meta SET value = 4 WHERE key = 'schema_version'", path);
+}
+
 // Brings a database of an older schema `version` up to kSchemaVersion, one
 // version after the other, all in the caller's transaction: on error the
 // caller rolls back and nothing changed.
@@ -425,6 +477,7 @@ absl::Status MigrateSchema(sqlite3* db, int64_t version, const std::string& path
   absl::Status status;
   if (version == 1) status = MigrateFrom1(db, path);
   if (status.ok() && version <= 2) status = MigrateFrom2(db, path);
+  if (status.ok() && version <= 3) status = MigrateFrom3(db, path);
   if (status.ok()) return status;
   return absl::Status(status.code(), "cannot upgrade " + path + " from schema version " +
                                          std::to_string(version) + " to " +
@@ -474,7 +527,8 @@ absl::StatusOr<uint64_t> LoadLastSeq(sqlite3* db, const std::string& path) {
   int64_t last = 0;
   for (const char* sql : {"SELECT value FROM meta WHERE key = 'last_seq'",
                           "SELECT max(seq) FROM events", "SELECT max(seq) FROM ledger",
-                          "SELECT max(seq) FROM checkpoints", "SELECT max(seq) FROM audit"}) {
+                          "SELECT max(seq) FROM checkpoints", "SELECT max(seq) FROM audit",
+                          "SELECT max(seq) FROM alerts"}) {
     absl::StatusOr<int64_t> seq = QueryInt(db, sql, path);
     if (!seq.ok()) return seq.status();
     last = std::max(last, *seq);
@@ -569,6 +623,81 @@ void ReadAuditRow(sqlite3_stmt* s, AuditEntry* entry) {
   r.reason.assign(ColumnText(s, kAuReason));
 }
 
+// Reads the current row of kReadAlertsSql or kReadAlertsBySubjectSql.
+void ReadAlertRow(sqlite3_stmt* s, AlertEntry* entry) {
+  entry->seq = ColumnUint(s, kAlSeq);
+  AlertRecord& r = entry->record;
+  r.time = ColumnInt(s, kAlTime);
+  r.kind.assign(ColumnText(s, kAlKind));
+  r.subject.assign(ColumnText(s, kAlSubject));
+  r.meter.assign(ColumnText(s, kAlMeter));
+  r.hour = ColumnInt(s, kAlHour);
+  r.detail.assign(ColumnText(s, kAlDetail));
+}
+
+std::string_view ColumnBlob(sqlite3_stmt* s, int i) {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(s, i));
+  if (p == nullptr) return {};
+  return {p, static_cast<size_t>(sqlite3_column_bytes(s, i))};
+}
+
+// --- rollups at open --------------------------------------------------------------------
+
+// meta rollup_seq: every event with a seq up to it is reflected in the
+// `rollups` rows (0 when unset: none is).
+absl::StatusOr<uint64_t> LoadRollupSeq(sqlite3* db, const std::string& path) {
+  absl::StatusOr<int64_t> seq =
+      QueryInt(db, "SELECT value FROM meta WHERE key = 'rollup_seq'", path);
+  if (!seq.ok()) return seq.status();
+  return static_cast<uint64_t>(std::max<int64_t>(*seq, 0));
+}
+
+// Hands every `rollups` row to `sink`, streaming them.
+absl::Status LoadRollups(sqlite3* db, const std::string& path, RollupSink& sink) {
+  absl::StatusOr<Statement> rows =
+      Statement::Prepare(db, "SELECT family, key, type, hour, cell FROM rollups", path);
+  if (!rows.ok()) return rows.status();
+  sqlite3_stmt* s = rows->get();
+  RollupRow row;
+  absl::Status status;
+  while (NextRow(db, s, path, &status)) {
+    const int64_t family = ColumnInt(s, 0);
+    row.family = static_cast<uint8_t>(family);
+    row.key.assign(ColumnText(s, 1));
+    row.type.assign(ColumnText(s, 2));
+    row.hour = ColumnInt(s, 3);
+    row.cell.assign(ColumnBlob(s, 4));
+    absl::Status loaded =
+        family < 0 || family > UINT8_MAX ? absl::DataLossError("bad family") : sink.Load(row);
+    if (!loaded.ok()) {
+      return absl::DataLossError(path + ": rollups row (family " + std::to_string(family) +
+                                 ", key \"" + row.key + "\", type \"" + row.type + "\", hour " +
+                                 std::to_string(row.hour) + "): " + std::string(loaded.message()));
+    }
+  }
+  return status;
+}
+
+// Folds into `sink` every event with seq > after_seq, in seq order, decoded
+// as Replay decodes them; returns how many.
+absl::StatusOr<uint64_t> FoldEventsAfter(sqlite3* db, const std::string& path,
+                                         uint64_t after_seq, RollupSink& sink) {
+  absl::StatusOr<Statement> events = Statement::Prepare(db, kSelectEventsSql, path);
+  if (!events.ok()) return events.status();
+  events->Uint(1, after_seq);
+  sqlite3_stmt* s = events->get();
+  EventRecord record;
+  uint64_t folded = 0;
+  absl::Status status;
+  while (NextRow(db, s, path, &status)) {
+    TALLY_SQLITE_RETURN_IF_ERROR(ReadEventRow(s, &record));
+    sink.Fold(ColumnUint(s, kEvSeq), record);
+    ++folded;
+  }
+  if (!status.ok()) return status;
+  return folded;
+}
+
 // The bound of `seq < ?` for a paging cursor (0: no bound).
 int64_t SeqBound(uint64_t before_seq) {
   return before_seq == 0 || before_seq > INT64_MAX ? INT64_MAX
@@ -591,13 +720,33 @@ const Clock* ClockOf(const SqliteStoreOptions& options) {
 
 class SqliteStore::Writer {
  public:
+  // Rows per transaction of DeleteEvents and RestoreEvents.
+  static constexpr int64_t kRetentionChunk = 10000;
+
+  // `sink` (may be null) gets every event written, and its dirty rows are
+  // persisted at most every `flush_interval`. `committed_seq` is the last seq
+  // in the database, `rollup_seq` its meta rollup_seq.
   static absl::StatusOr<std::unique_ptr<Writer>> Create(sqlite3* db, const Clock* clock,
-                                                        const std::string& path) {
-    auto w = std::unique_ptr<Writer>(new Writer(db, clock, path));
+                                                        const std::string& path,
+                                                        RollupSink* sink, Micros flush_interval,
+                                                        uint64_t committed_seq,
+                                                        uint64_t rollup_seq) {
+    auto w = std::unique_ptr<Writer>(new Writer(db, clock, path, sink, flush_interval));
+    w->committed_seq_ = committed_seq;
+    w->rollup_seq_ = rollup_seq;
     const std::pair<Statement*, const char*> statements[] = {
         {&w->begin_, "BEGIN IMMEDIATE"},
         {&w->commit_, "COMMIT"},
         {&w->insert_event_, kInsertEventSql},
+        {&w->restore_event_, kRestoreEventSql},
+        {&w->insert_alert_, kInsertAlertSql},
+        {&w->upsert_rollup_, kUpsertRollupSql},
+        {&w->set_rollup_seq_,
+         "INSERT OR REPLACE INTO meta(key, value) VALUES('rollup_seq', ?1)"},
+        // DeleteEvents: the end of the next chunk (?3 = chunk - 1), its delete.
+        {&w->chunk_end_,
+         "SELECT seq FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT 1 OFFSET ?3"},
+        {&w->delete_events_, "DELETE FROM events WHERE seq > ?1 AND seq <= ?2 AND time_us < ?3"},
         {&w->insert_ledger_, kInsertLedgerSql},
         {&w->insert_dedup_, kInsertDedupSql},
         {&w->upsert_subject_,
@@ -625,11 +774,92 @@ class SqliteStore::Writer {
   }
 
   // Writes `batch` (and the new last_seq) in one transaction; rolls back on
-  // any error.
+  // any error, after which the writer refuses to persist rollups (the sink
+  // has folded events that were not committed).
   absl::Status WriteBatch(const std::vector<PendingAppend>& batch) {
+    persisted_rollups_ = false;
+    uint64_t last_seq = 0;
+    absl::Status status = Transaction([&] { return WriteRecords(batch, &last_seq); });
+    if (!status.ok()) {
+      failed_ = true;
+      return status;
+    }
+    committed_seq_ = last_seq;
+    if (persisted_rollups_) RollupsPersisted(last_seq);
+    return status;
+  }
+
+  // With a sink, persists its dirty rows and rollup_seq = the last committed
+  // seq in a transaction of their own, unless nothing was committed since the
+  // last persist.
+  absl::Status FlushRollups() {
+    if (sink_ == nullptr || rollup_seq_ == committed_seq_) return absl::OkStatus();
+    if (failed_) return absl::FailedPreconditionError("storage at " + path_ + " has failed");
+    const absl::Status status = Transaction([&] { return PersistRollups(committed_seq_); });
+    if (status.ok()) RollupsPersisted(committed_seq_);
+    return status;
+  }
+
+  // Every event with seq <= rollup_seq() is reflected in the persisted rows.
+  uint64_t rollup_seq() const { return rollup_seq_; }
+
+  // One transaction of DeleteEvents: deletes the events with time_us < before
+  // among the next kRetentionChunk after `after` (and <= upto). Sets `*end`
+  // to the last seq examined (upto when none is left) and `*deleted`.
+  absl::Status DeleteEventsChunk(uint64_t after, uint64_t upto, Micros before, uint64_t* end,
+                                 uint64_t* deleted) {
+    return Transaction([&]() -> absl::Status {
+      chunk_end_.Uint(1, after);
+      chunk_end_.Uint(2, upto);
+      chunk_end_.Int(3, kRetentionChunk - 1);
+      const int rc = sqlite3_step(chunk_end_.get());
+      absl::Status status = rc == SQLITE_ROW || rc == SQLITE_DONE ? absl::OkStatus()
+                                                                  : WriteError(db_, rc, path_);
+      *end = rc == SQLITE_ROW ? ColumnUint(chunk_end_.get(), 0) : upto;
+      sqlite3_reset(chunk_end_.get());
+      if (!status.ok()) return status;
+      delete_events_.Uint(1, after);
+      delete_events_.Uint(2, *end);
+      delete_events_.Int(3, before);
+      TALLY_SQLITE_RETURN_IF_ERROR(Run(delete_events_));
+      *deleted = static_cast<uint64_t>(sqlite3_changes64(db_));
+      return absl::OkStatus();
+    });
+  }
+
+  // One transaction of RestoreEvents: inserts `events` (skipping seqs already
+  // in `events`), without folding them; adds how many to `*inserted`.
+  absl::Status RestoreEventsChunk(const std::pair<uint64_t, EventRecord>* events, size_t n,
+                                  uint64_t* inserted) {
+    uint64_t count = 0;
+    const absl::Status status = Transaction([&]() -> absl::Status {
+      for (size_t i = 0; i < n; ++i) {
+        BindEvent(restore_event_, events[i].first, events[i].second);
+        TALLY_SQLITE_RETURN_IF_ERROR(Run(restore_event_));
+        count += static_cast<uint64_t>(sqlite3_changes64(db_));
+      }
+      return absl::OkStatus();
+    });
+    if (status.ok()) *inserted += count;
+    return status;
+  }
+
+ private:
+  Writer(sqlite3* db, const Clock* clock, std::string path, RollupSink* sink,
+         Micros flush_interval)
+      : db_(db),
+        clock_(clock),
+        path_(std::move(path)),
+        sink_(sink),
+        flush_interval_(flush_interval) {}
+
+  // Runs `body` in a BEGIN IMMEDIATE ... COMMIT transaction; rolls back if
+  // anything fails.
+  template <typename Body>
+  absl::Status Transaction(Body body) {
     absl::Status status = Run(begin_);
     if (!status.ok()) return status;
-    status = WriteRecords(batch);
+    status = body();
     if (status.ok()) status = Run(commit_);
     if (!status.ok() && sqlite3_get_autocommit(db_) == 0) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -637,20 +867,15 @@ class SqliteStore::Writer {
     return status;
   }
 
- private:
-  Writer(sqlite3* db, const Clock* clock, std::string path)
-      : db_(db), clock_(clock), path_(std::move(path)) {}
-
-  absl::Status WriteRecords(const std::vector<PendingAppend>& batch) {
+  absl::Status WriteRecords(const std::vector<PendingAppend>& batch, uint64_t* last_seq) {
     bool checkpointed = false;
-    uint64_t last_seq = 0;
     dedup_.Clear();
     for (const PendingAppend& append : batch) {
       uint64_t seq = append.first_seq;
       for (const LogRecord& record : append.records) {
         TALLY_SQLITE_RETURN_IF_ERROR(Write(seq, record));
         checkpointed |= std::holds_alternative<CheckpointRecord>(record);
-        last_seq = seq++;
+        *last_seq = seq++;
       }
     }
     if (!dedup_.empty()) {
@@ -658,8 +883,42 @@ class SqliteStore::Writer {
       TALLY_SQLITE_RETURN_IF_ERROR(Run(insert_dedup_));
     }
     if (checkpointed) TALLY_SQLITE_RETURN_IF_ERROR(Run(prune_checkpoints_));
-    set_last_seq_.Uint(1, last_seq);
+    if (sink_ != nullptr && clock_->Now() >= next_rollup_flush_) {
+      TALLY_SQLITE_RETURN_IF_ERROR(PersistRollups(*last_seq));
+      persisted_rollups_ = true;
+    }
+    set_last_seq_.Uint(1, *last_seq);
     return Run(set_last_seq_);
+  }
+
+  // In the current transaction: upserts the rows the sink changed and sets
+  // meta rollup_seq = `seq`. REQUIRES: every event up to `seq` is folded.
+  // Rows taken by an earlier attempt that did not commit are written again
+  // first (a newer version of a row, taken later, comes after and wins).
+  absl::Status PersistRollups(uint64_t seq) {
+    sink_->TakeDirty(rollup_rows_);
+    Statement& s = upsert_rollup_;
+    for (const RollupRow& row : rollup_rows_) {
+      s.Int(1, row.family);
+      s.Text(2, row.key);
+      s.Text(3, row.type);
+      s.Int(4, row.hour);
+      s.Blob(5, row.cell);
+      TALLY_SQLITE_RETURN_IF_ERROR(Run(s));
+    }
+    set_rollup_seq_.Uint(1, seq);
+    return Run(set_rollup_seq_);
+  }
+
+  // After the commit of a PersistRollups(seq).
+  void RollupsPersisted(uint64_t seq) {
+    rollup_rows_.clear();
+    // After a big fold (the first persist after open) give the memory back.
+    if (rollup_rows_.capacity() > 4096) std::vector<RollupRow>().swap(rollup_rows_);
+    rollup_seq_ = seq;
+    const Micros now = clock_->Now();
+    next_rollup_flush_ =
+        now > INT64_MAX - flush_interval_ ? INT64_MAX : now + flush_interval_;
   }
 
   // Steps `s` (no rows expected) and resets it; the error is read before the
@@ -688,7 +947,8 @@ class SqliteStore::Writer {
       return Upsert(upsert_key_, k->key.id, EncodeApiKey(k->key));
     }
     if (const auto* a = std::get_if<AuditRecord>(&record)) return WriteAudit(seq, *a);
-    static_assert(std::variant_size_v<LogRecord> == 8, "Write() must handle every record kind");
+    if (const auto* a = std::get_if<AlertRecord>(&record)) return WriteAlert(seq, *a);
+    static_assert(std::variant_size_v<LogRecord> == 9, "Write() must handle every record kind");
     return WriteCheckpoint(seq, std::get<CheckpointRecord>(record));
   }
 
@@ -706,14 +966,36 @@ class SqliteStore::Writer {
     return Run(s);
   }
 
+  absl::Status WriteAlert(uint64_t seq, const AlertRecord& r) {
+    Statement& s = insert_alert_;
+    s.Uint(1, seq);
+    s.Int(2, r.time);
+    s.Text(3, r.kind);
+    s.Text(4, r.subject);
+    s.TextOrNull(5, r.meter);
+    s.Int(6, r.hour);
+    s.TextOrNull(7, r.detail);
+    return Run(s);
+  }
+
   absl::Status WriteEvent(uint64_t seq, const EventRecord& r) {
+    const uint64_t id_hash = BindEvent(insert_event_, seq, r);
+    dedup_.Add(DedupEntry{id_hash, r.fingerprint, r.received, seq});
+    TALLY_SQLITE_RETURN_IF_ERROR(Run(insert_event_));
+    if (sink_ != nullptr) sink_->Fold(seq, r);
+    return absl::OkStatus();
+  }
+
+  // Binds event `r` numbered `seq` to kInsertEventSql or kRestoreEventSql
+  // (the bindings point into data_ and effects_ until the next call); returns
+  // StableHash of its id.
+  uint64_t BindEvent(Statement& s, uint64_t seq, const EventRecord& r) {
     const Event& e = r.event;
     data_.clear();
     AppendData(e.data, &data_);
     effects_.clear();
     AppendEffects(r.effects, &effects_);
     const uint64_t id_hash = StableHash(e.id);
-    Statement& s = insert_event_;
     s.Uint(1, seq);
     s.Text(2, e.id);
     s.Uint(3, id_hash);
@@ -739,8 +1021,7 @@ class SqliteStore::Writer {
       s.Int(19, c.processing_ms);
     }
     s.TextOrNull(20, c.error_code);
-    dedup_.Add(DedupEntry{id_hash, r.fingerprint, r.received, seq});
-    return Run(s);
+    return id_hash;
   }
 
   absl::Status WriteLedger(uint64_t seq, const LedgerRecord& r) {
@@ -796,15 +1077,28 @@ class SqliteStore::Writer {
   sqlite3* const db_;
   const Clock* const clock_;
   const std::string path_;
-  Statement begin_, commit_, insert_event_, insert_ledger_, insert_dedup_, upsert_subject_,
-      upsert_org_, upsert_tier_, upsert_key_, insert_audit_, insert_checkpoint_,
-      prune_checkpoints_, set_last_seq_;
+  RollupSink* const sink_;  // may be null
+  const Micros flush_interval_;
+  Statement begin_, commit_, insert_event_, restore_event_, insert_ledger_, insert_dedup_,
+      upsert_subject_, upsert_org_, upsert_tier_, upsert_key_, insert_audit_, insert_alert_,
+      insert_checkpoint_, prune_checkpoints_, set_last_seq_, upsert_rollup_, set_rollup_seq_,
+      chunk_end_, delete_events_;
   // Encoding buffers, reused row after row.
   std::string data_, effects_, context_;
   DedupBlockWriter dedup_;  // the dedup entries of the current transaction
+  // The sink's dirty rows, from TakeDirty until their transaction commits.
+  std::vector<RollupRow> rollup_rows_;
+
+  uint64_t committed_seq_ = 0;  // the last seq committed
+  uint64_t rollup_seq_ = 0;     // meta rollup_seq as committed
+  // The first commit after open persists the rollups, then at most one every
+  // flush_interval_.
+  Micros next_rollup_flush_ = INT64_MIN;
+  bool persisted_rollups_ = false;  // by the transaction WriteBatch is writing
+  bool failed_ = false;             // a WriteBatch failed: the sink is ahead of the database
 };
 
-// --- Reader: the read-only connection of ReadAudit and ReadLedger -------------------
+// --- Reader: the read-only connection of ReadAudit, ReadLedger and ReadAlerts -------
 
 class SqliteStore::Reader {
  public:
@@ -824,6 +1118,8 @@ class SqliteStore::Reader {
         {&r->audit_by_target_, kReadAuditByTargetSql},
         {&r->ledger_, kReadLedgerSql},
         {&r->ledger_by_subject_, kReadLedgerBySubjectSql},
+        {&r->alerts_, kReadAlertsSql},
+        {&r->alerts_by_subject_, kReadAlertsBySubjectSql},
     };
     for (const auto& [stmt, sql] : statements) {
       absl::StatusOr<Statement> prepared = Statement::Prepare(r->db_.get(), sql, path);
@@ -867,6 +1163,23 @@ class SqliteStore::Reader {
     return out;
   }
 
+  absl::StatusOr<std::vector<AlertEntry>> ReadAlerts(const AlertQuery& q) {
+    Statement& s = q.subject.empty() ? alerts_ : alerts_by_subject_;
+    s.Int(1, SeqBound(q.before_seq));
+    s.Int(2, q.from);
+    s.Int(3, q.to);
+    s.Text(4, q.kind);
+    s.Int(5, q.limit);
+    if (!q.subject.empty()) s.Text(6, q.subject);
+    std::vector<AlertEntry> out;
+    const absl::Status status = Rows(s, [&](sqlite3_stmt* row) -> absl::Status {
+      ReadAlertRow(row, &out.emplace_back());
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    return out;
+  }
+
  private:
   Reader(DbHandle db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
 
@@ -884,7 +1197,7 @@ class SqliteStore::Reader {
 
   const DbHandle db_;
   const std::string path_;
-  Statement audit_, audit_by_target_, ledger_, ledger_by_subject_;
+  Statement audit_, audit_by_target_, ledger_, ledger_by_subject_, alerts_, alerts_by_subject_;
 };
 
 // --- SqliteStore ----------------------------------------------------------------------
@@ -896,6 +1209,12 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   if (options.dir.empty()) return absl::InvalidArgumentError("SqliteStore: dir is empty");
   if (options.max_batch_records < 1) {
     return absl::InvalidArgumentError("SqliteStore: max_batch_records must be >= 1");
+  }
+  if (options.scan_window < 1) {
+    return absl::InvalidArgumentError("SqliteStore: scan_window must be >= 1");
+  }
+  if (options.rollup_flush_interval < 0) {
+    return absl::InvalidArgumentError("SqliteStore: rollup_flush_interval must be >= 0");
   }
   TALLY_SQLITE_RETURN_IF_ERROR(PrepareDirectory(options.dir));
   // One process per data directory: a second writer would interleave
@@ -933,9 +1252,19 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   TALLY_SQLITE_RETURN_IF_ERROR(InitSchema(db.get(), path));
   absl::StatusOr<uint64_t> last_seq = LoadLastSeq(db.get(), path);
   if (!last_seq.ok()) return last_seq.status();
+  absl::StatusOr<uint64_t> rollup_seq = LoadRollupSeq(db.get(), path);
+  if (!rollup_seq.ok()) return rollup_seq.status();
+  if (options.rollups != nullptr) {
+    // The persisted rows reflect the events up to rollup_seq; fold the rest.
+    TALLY_SQLITE_RETURN_IF_ERROR(LoadRollups(db.get(), path, *options.rollups));
+    absl::StatusOr<uint64_t> folded =
+        FoldEventsAfter(db.get(), path, *rollup_seq, *options.rollups);
+    if (!folded.ok()) return folded.status();
+  }
 
   absl::StatusOr<std::unique_ptr<Writer>> writer =
-      Writer::Create(db.get(), ClockOf(options), path);
+      Writer::Create(db.get(), ClockOf(options), path, options.rollups,
+                     options.rollup_flush_interval, *last_seq, *rollup_seq);
   if (!writer.ok()) return writer.status();
   absl::StatusOr<std::unique_ptr<Reader>> reader = Reader::Open(path);
   if (!reader.ok()) return reader.status();
@@ -968,6 +1297,12 @@ SqliteStore::~SqliteStore() {
   }
   queue_cv_.notify_all();
   thread_.join();
+  if (Failure().ok()) {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    // Best effort: if it fails, rollup_seq stays behind and the next open
+    // folds the events after it again.
+    writer_->FlushRollups().IgnoreError();
+  }
   // The writer committed (or failed) everything queued and called those
   // callbacks; this catches any registered too late for it.
   callbacks_.Close(absl::AbortedError("storage at " + path_ +
@@ -1021,6 +1356,11 @@ void SqliteStore::WhenDurable(uint64_t ticket, std::function<void(const absl::St
 }
 
 absl::Status SqliteStore::Flush() { return WaitDurable(LastSeq()); }
+
+absl::Status SqliteStore::Failure() const {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  return failure_;
+}
 
 uint64_t SqliteStore::LastSeq() const {
   std::lock_guard<std::mutex> lock(queue_mu_);
@@ -1105,6 +1445,133 @@ absl::StatusOr<std::vector<LedgerEntry>> SqliteStore::ReadLedger(const LedgerQue
   TALLY_SQLITE_RETURN_IF_ERROR(CheckLimit(query.limit, "ReadLedger"));
   std::lock_guard<std::mutex> lock(read_mu_);
   return reader_->ReadLedger(query);
+}
+
+absl::StatusOr<std::vector<AlertEntry>> SqliteStore::ReadAlerts(const AlertQuery& query) {
+  TALLY_SQLITE_RETURN_IF_ERROR(CheckLimit(query.limit, "ReadAlerts"));
+  std::lock_guard<std::mutex> lock(read_mu_);
+  return reader_->ReadAlerts(query);
+}
+
+absl::Status SqliteStore::ScanEvents(
+    const EventQuery& query, const std::function<bool(uint64_t seq, const EventRecord&)>& fn) {
+  const uint64_t window = options_.scan_window;
+  if (query.from >= query.to) return absl::OkStatus();
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  DbHandle db(raw);
+  if (rc != SQLITE_OK) return OpenError(db.get(), rc, path_);
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), 5000);
+  // Reads the file's pages in place rather than copying each into the page
+  // cache (SQLite falls back to reads where it cannot map).
+  TALLY_SQLITE_RETURN_IF_ERROR(Exec(db.get(), "PRAGMA mmap_size=1073741824", path_));
+
+  // Bounded by the events durable now, so that a scan ends even under load.
+  uint64_t upto = std::min<uint64_t>(query.upto_seq, INT64_MAX);
+  if (upto == 0) {
+    absl::StatusOr<int64_t> max = QueryInt(db.get(), "SELECT max(seq) FROM events", path_);
+    if (!max.ok()) return max.status();
+    upto = static_cast<uint64_t>(*max);
+  }
+  std::string sql = std::string(kSelectEventColumns) + " WHERE seq > ?1 AND seq <= ?2";
+  if (query.from != kBeginningOfTime) sql += " AND time_us >= ?3";
+  if (query.to != kEndOfTime) sql += " AND time_us < ?4";
+  if (!query.subject.empty()) sql += " AND subject = ?5";
+  if (!query.type.empty()) sql += " AND type = ?6";
+  sql += " ORDER BY seq";
+  absl::StatusOr<Statement> rows = Statement::Prepare(db.get(), sql.c_str(), path_);
+  if (!rows.ok()) return rows.status();
+  absl::StatusOr<Statement> next =
+      Statement::Prepare(db.get(), "SELECT min(seq) FROM events WHERE seq > ?1", path_);
+  if (!next.ok()) return next.status();
+  if (query.from != kBeginningOfTime) rows->Int(3, query.from);
+  if (query.to != kEndOfTime) rows->Int(4, query.to);
+  if (!query.subject.empty()) rows->Text(5, query.subject);
+  if (!query.type.empty()) rows->Text(6, query.type);
+
+  EventRecord record;
+  absl::Status status;
+  uint64_t cursor = query.after_seq;
+  while (status.ok() && cursor < upto) {
+    // Skips a gap (deleted events, a run of other records) in one step.
+    next->Uint(1, cursor);
+    if (!NextRow(db.get(), next->get(), path_, &status)) break;
+    const bool none = sqlite3_column_type(next->get(), 0) == SQLITE_NULL;
+    const uint64_t first = ColumnUint(next->get(), 0);
+    sqlite3_reset(next->get());
+    if (none || first > upto) break;
+    const uint64_t end = first - 1 + std::min(upto - (first - 1), window);
+    rows->Uint(1, first - 1);
+    rows->Uint(2, end);
+    while (NextRow(db.get(), rows->get(), path_, &status)) {
+      status = ReadEventRow(rows->get(), &record);
+      if (!status.ok()) break;
+      if (!fn(ColumnUint(rows->get(), kEvSeq), record)) {
+        sqlite3_reset(rows->get());
+        return absl::OkStatus();
+      }
+    }
+    sqlite3_reset(rows->get());
+    cursor = end;
+  }
+  return status;
+}
+
+// --- retention ----------------------------------------------------------------------
+
+absl::StatusOr<uint64_t> SqliteStore::DeleteEvents(Micros before, uint64_t upto_seq) {
+  TALLY_SQLITE_RETURN_IF_ERROR(Failure());
+  uint64_t limit = 0;
+  {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    // An event deleted before the persisted rollups reflect it would be
+    // missing from them after the next open with a sink: persist them first
+    // (with a sink), and never go past rollup_seq. rollup_seq 0: the rollups
+    // were never persisted, so there is nothing to keep in step.
+    TALLY_SQLITE_RETURN_IF_ERROR(writer_->FlushRollups());
+    limit = std::min<uint64_t>(upto_seq, INT64_MAX);
+    if (writer_->rollup_seq() > 0) limit = std::min(limit, writer_->rollup_seq());
+  }
+  uint64_t cursor = 0;
+  uint64_t total = 0;
+  while (cursor < limit) {
+    // db_mu_ per chunk only, so that the writer's transactions interleave.
+    std::lock_guard<std::mutex> lock(db_mu_);
+    uint64_t deleted = 0;
+    TALLY_SQLITE_RETURN_IF_ERROR(
+        writer_->DeleteEventsChunk(cursor, limit, before, &cursor, &deleted));
+    total += deleted;
+  }
+  return total;
+}
+
+absl::StatusOr<uint64_t> SqliteStore::RestoreEvents(
+    const std::vector<std::pair<uint64_t, EventRecord>>& events) {
+  TALLY_SQLITE_RETURN_IF_ERROR(Failure());
+  const uint64_t last = LastSeq();
+  uint64_t max_seq = 0;
+  for (const auto& [seq, record] : events) {
+    if (seq == 0 || seq > last) {
+      return absl::InvalidArgumentError("RestoreEvents: seq " + std::to_string(seq) +
+                                        " was never assigned (the last is " +
+                                        std::to_string(last) + ")");
+    }
+    max_seq = std::max(max_seq, seq);
+  }
+  if (events.empty()) return 0;
+  // A seq still queued is committed first, so that it is skipped here rather
+  // than colliding with the writer's insert.
+  TALLY_SQLITE_RETURN_IF_ERROR(WaitDurable(max_seq));
+  uint64_t inserted = 0;
+  const auto chunk = static_cast<size_t>(Writer::kRetentionChunk);
+  for (size_t i = 0; i < events.size(); i += chunk) {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    TALLY_SQLITE_RETURN_IF_ERROR(writer_->RestoreEventsChunk(
+        events.data() + i, std::min(chunk, events.size() - i), &inserted));
+  }
+  return inserted;
 }
 
 // --- recovery ---------------------------------------------------------------------------

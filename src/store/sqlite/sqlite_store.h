@@ -6,12 +6,18 @@
 // most max_batch_records records, never splitting one Append), wakes the
 // WaitDurable callers and calls the WhenDurable callbacks. A failed write
 // fails the store for good: that batch's and every later waiter, and every
-// later Append, get the same error. ReadAudit and ReadLedger use a second,
-// read-only connection, which WAL lets read beside the writer.
+// later Append, get the same error. ReadAudit, ReadLedger and ReadAlerts use a
+// second, read-only connection, which WAL lets read beside the writer;
+// ScanEvents opens a read-only connection of its own per call.
 //
-// Thread-safety: Append, WaitDurable, WhenDurable, Flush, LastSeq, Stats,
-// ReadAudit and ReadLedger may be called from any thread. The recovery calls
-// are for one thread before any Append.
+// With a RollupSink (options.rollups) the writer folds every event it writes
+// into the sink, in its transaction, and persists the sink's changed rows at
+// most every rollup_flush_interval together with the seq they reflect
+// (meta rollup_seq); Open loads those rows and folds the events after them.
+//
+// Thread-safety: Append, WaitDurable, WhenDurable, Flush, LastSeq, Stats, the
+// reads and the retention calls may be called from any thread. The recovery
+// calls are for one thread before any Append.
 #ifndef TALLY_STORE_SQLITE_SQLITE_STORE_H_
 #define TALLY_STORE_SQLITE_SQLITE_STORE_H_
 
@@ -25,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -57,6 +64,23 @@ struct SqliteStoreOptions {
   // Stamps registry rows (updated_us) and checkpoints (created_us).
   // Default: SystemClock::Default(). Not owned; must outlive the store.
   const Clock* clock = nullptr;
+
+  // The rollups kept beside the events (analytics/rollups.h), or null for
+  // none: then no event is folded and the `rollups` rows are left untouched.
+  // Not owned; must outlive the store. Default: nullptr.
+  RollupSink* rollups = nullptr;
+
+  // With `rollups`: the least time (by `clock`) between two persists of the
+  // sink's changed rows. Longer means fewer writes, and more events to fold
+  // again at the next open after a crash. The destructor always persists.
+  // Default: 1 s.
+  Micros rollup_flush_interval = 1'000'000;
+
+  // Seqs ScanEvents reads per read transaction: each window is a transaction
+  // of its own, so that a long export does not hold back WAL checkpoints (the
+  // WAL would grow until it ends). Must be >= 1. Default: 65536 (~12 MB of
+  // event rows).
+  uint64_t scan_window = 65536;
 };
 
 class SqliteStore final : public Store {
@@ -64,11 +88,14 @@ class SqliteStore final : public Store {
   // Opens or creates the database and starts the writer. Errors name the path:
   // DataLossError for a corrupt or non-SQLite file, PermissionDeniedError for
   // a directory or file tally may not write, FailedPreconditionError for a
-  // database of a newer schema or another application.
+  // database of a newer schema or another application. With options.rollups,
+  // loads the persisted rollup rows into it and folds the events written after
+  // them (DataLossError naming the path for a row the sink refuses).
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const SqliteStoreOptions& options);
 
   // Commits everything queued (calling its WhenDurable callbacks), then stops
-  // the writer; callbacks still pending after that get AbortedError.
+  // the writer and persists the rollups' changed rows (so that rollup_seq is
+  // the last seq); callbacks still pending after that get AbortedError.
   ~SqliteStore() override;
 
   SqliteStore(const SqliteStore&) = delete;
@@ -85,6 +112,21 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<std::vector<AuditEntry>> ReadAudit(const AuditQuery& query) override;
   absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery& query) override;
+  absl::StatusOr<std::vector<AlertEntry>> ReadAlerts(const AlertQuery& query) override;
+  // Reads on a read-only connection of its own, in windows of seqs, each its
+  // own read transaction (so a long export holds back neither the reads nor
+  // WAL checkpoints). Sees the events durable when it started (upto_seq 0 is
+  // bounded by them), minus any DeleteEvents removes meanwhile.
+  absl::Status ScanEvents(const EventQuery& query,
+                          const std::function<bool(uint64_t seq, const EventRecord&)>& fn) override;
+
+  // Both run in transactions of ~10,000 rows on the writer's connection,
+  // taking db_mu_ between the writer's transactions. With a sink,
+  // DeleteEvents first persists the rollups, and never deletes an event with
+  // seq > rollup_seq (one not yet reflected in the persisted rows).
+  absl::StatusOr<uint64_t> DeleteEvents(Micros before, uint64_t upto_seq) override;
+  absl::StatusOr<uint64_t> RestoreEvents(
+      const std::vector<std::pair<uint64_t, EventRecord>>& events) override;
 
   absl::StatusOr<Registry> LoadRegistry() override;
   absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint() override;
@@ -113,6 +155,9 @@ class SqliteStore final : public Store {
   SqliteStore(const SqliteStoreOptions& options, std::string path, DbHandle db,
               std::unique_ptr<Writer> writer, std::unique_ptr<Reader> reader, uint64_t last_seq);
 
+  // The store's write error, if it has failed.
+  absl::Status Failure() const ABSL_LOCKS_EXCLUDED(queue_mu_);
+
   void WriterLoop();
   // Takes the next batch of whole appends off the queue; empty when stopping.
   std::vector<PendingAppend> NextBatch() ABSL_LOCKS_EXCLUDED(queue_mu_);
@@ -134,7 +179,7 @@ class SqliteStore final : public Store {
   const std::unique_ptr<Writer> writer_ ABSL_PT_GUARDED_BY(db_mu_);
 
   // Guards `reader_`, the read-only connection and its prepared statements,
-  // held by ReadAudit and ReadLedger for one query. Never held together with
+  // held by ReadAudit, ReadLedger and ReadAlerts for one query. Never held together with
   // db_mu_ or queue_mu_, so readers wait only for each other, never for the
   // writer (WAL: a reader sees the last commit before its query began).
   // Declared after db_ so that it closes first and the writer's connection,

@@ -23,6 +23,7 @@
 
 #include "core/clock.h"
 #include "core/event.h"
+#include "store/events_test_util.h"
 #include "store/read_queries_test_util.h"
 
 namespace tally {
@@ -170,10 +171,19 @@ int64_t SchemaVersion(const std::string& path) {
   return RawInt(path, "SELECT value FROM meta WHERE key = 'schema_version'");
 }
 
-// Turns a version 3 database into the version 2 it would have been: version 2
-// is version 3 without `api_keys`, `audit` (and its index) and
-// `ledger_by_subject`.
+// Turns a version 4 database into the version 3 it would have been: version 3
+// is version 4 without `rollups`, `alerts` (and its index) and meta
+// rollup_seq.
+void DowngradeToVersion3(const std::string& path) {
+  RawSql(path,
+         "DROP TABLE rollups; DROP TABLE alerts; DELETE FROM meta WHERE key = 'rollup_seq';"
+         " UPDATE meta SET value = 3 WHERE key = 'schema_version'");
+}
+
+// And into version 2: version 3 without `api_keys`, `audit` (and its index)
+// and `ledger_by_subject`.
 void DowngradeToVersion2(const std::string& path) {
+  DowngradeToVersion3(path);
   RawSql(path,
          "DROP TABLE api_keys; DROP TABLE audit; DROP INDEX ledger_by_subject;"
          " UPDATE meta SET value = 2 WHERE key = 'schema_version'");
@@ -867,7 +877,10 @@ TEST_F(SqliteStoreTest, NewerSchemaIsFailedPrecondition) {
 
 TEST_F(SqliteStoreTest, NewDatabaseHasTheCurrentSchema) {
   { auto store = OpenOrDie(); }
-  EXPECT_EQ(SchemaVersion(DbPath()), 3);
+  EXPECT_EQ(SchemaVersion(DbPath()), 4);
+  EXPECT_EQ(RawCount(DbPath(), "rollups"), 0);
+  EXPECT_EQ(RawCount(DbPath(), "alerts"), 0);
+  EXPECT_EQ(SchemaObjects(DbPath(), "alerts_by_subject"), 1);
   EXPECT_EQ(RawCount(DbPath(), "dedup"), 0);
   EXPECT_EQ(RawCount(DbPath(), "api_keys"), 0);
   EXPECT_EQ(RawCount(DbPath(), "audit"), 0);
@@ -898,7 +911,8 @@ TEST_F(SqliteStoreTest, Version1DatabaseIsUpgradedInPlace) {
   {
     auto store = OpenOrDie();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(SchemaVersion(DbPath()), 3);  // 1 -> 2 -> 3 in one go
+    EXPECT_EQ(SchemaVersion(DbPath()), 4);  // 1 -> 2 -> 3 -> 4 in one go
+    EXPECT_EQ(SchemaObjects(DbPath(), "rollups"), 1);
     EXPECT_EQ(SchemaObjects(DbPath(), "audit"), 1);
     EXPECT_EQ(Describe(ScanAll(*store)), expected);
     const Replayed after = ReplayAll(*store);
@@ -928,7 +942,7 @@ TEST_F(SqliteStoreTest, AFailedUpgradeLeavesVersion1Unchanged) {
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(Options());
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("cannot upgrade " + DbPath() +
-                                          " from schema version 1 to 3"),
+                                          " from schema version 1 to 4"),
             std::string::npos)
       << store.status();
   EXPECT_EQ(SchemaVersion(DbPath()), 1);
@@ -961,8 +975,9 @@ TEST_F(SqliteStoreTest, Version2DatabaseIsUpgradedInPlaceKeepingAllData) {
   {
     auto store = OpenOrDie();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(SchemaVersion(DbPath()), 3);
-    for (const char* name : {"api_keys", "audit", "ledger_by_subject", "audit_by_target"}) {
+    EXPECT_EQ(SchemaVersion(DbPath()), 4);
+    for (const char* name : {"api_keys", "audit", "ledger_by_subject", "audit_by_target",
+                             "rollups", "alerts", "alerts_by_subject"}) {
       EXPECT_EQ(SchemaObjects(DbPath(), name), 1) << name;
     }
     EXPECT_EQ(store->LastSeq(), 9u);
@@ -1008,7 +1023,7 @@ TEST_F(SqliteStoreTest, AFailedUpgradeLeavesVersion2Unchanged) {
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(Options());
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("cannot upgrade " + DbPath() +
-                                          " from schema version 2 to 3 (it is left unchanged)"),
+                                          " from schema version 2 to 4 (it is left unchanged)"),
             std::string::npos)
       << store.status();
   EXPECT_EQ(SchemaVersion(DbPath()), 2);
@@ -1017,7 +1032,7 @@ TEST_F(SqliteStoreTest, AFailedUpgradeLeavesVersion2Unchanged) {
   RawSql(DbPath(), "DROP TABLE audit");
   store = SqliteStore::Open(Options());  // the cause fixed, it upgrades
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ(SchemaVersion(DbPath()), 3);
+  EXPECT_EQ(SchemaVersion(DbPath()), 4);
 }
 
 // --- API keys and the audit trail ---------------------------------------------------
@@ -1463,6 +1478,381 @@ TEST_F(SqliteStoreTest, PathsOfTheWrongKindAreRefused) {
   SqliteStoreOptions options = Options();
   options.dir = "";
   EXPECT_EQ(SqliteStore::Open(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// --- rollups ----------------------------------------------------------------------
+
+// What testing::SumSink holds after folding MakeEvent(i) for i in [from, to).
+std::map<std::string, int64_t> ExpectedSums(int from, int to) {
+  std::map<std::string, int64_t> sums;
+  for (int i = from; i < to; ++i) {
+    const EventRecord e = MakeEvent(i);
+    for (const auto& [name, value] : e.event.data) sums[e.event.subject] += value;
+  }
+  return sums;
+}
+
+std::vector<LogRecord> MakeEvents(int from, int to) {
+  std::vector<LogRecord> records;
+  for (int i = from; i < to; ++i) records.push_back(MakeEvent(i));
+  return records;
+}
+
+std::vector<uint64_t> SeqRange(uint64_t first, uint64_t last) {
+  std::vector<uint64_t> seqs;
+  for (uint64_t seq = first; seq <= last; ++seq) seqs.push_back(seq);
+  return seqs;
+}
+
+int64_t RollupSeq(const std::string& path) {
+  return RawInt(path, "SELECT ifnull((SELECT value FROM meta WHERE key = 'rollup_seq'), 0)");
+}
+
+TEST_F(SqliteStoreTest, RollupsFoldEveryEventOnAppendAndReloadAfterAClose) {
+  testing::SumSink sink;
+  SqliteStoreOptions options = Options();
+  options.rollups = &sink;
+  {
+    auto store = OpenOrDie(options);
+    // Only events are folded, in seq order: seqs 1, 3, then 5 to 7.
+    ASSERT_TRUE(store->Append({MakeEvent(0), MakeLedger(LedgerRecord::Kind::kGrant), MakeEvent(1),
+                               testing::FixtureAlert(0)})
+                    .ok());
+    ASSERT_TRUE(store->Append(MakeEvents(2, 5)).ok());
+    ASSERT_TRUE(store->Flush().ok());
+    EXPECT_EQ(sink.folded(), (std::vector<uint64_t>{1, 3, 5, 6, 7}));
+    EXPECT_EQ(sink.sums(), ExpectedSums(0, 5));
+  }
+  EXPECT_EQ(RollupSeq(DbPath()), 7);  // the close persisted everything
+  EXPECT_EQ(RawCount(DbPath(), "rollups"), 5);  // one row per subject
+  EXPECT_EQ(RawInt(DbPath(), "SELECT CAST(cell AS INTEGER) FROM rollups WHERE key = 'user-3'"),
+            503 + 3);
+
+  testing::SumSink reloaded;
+  options.rollups = &reloaded;
+  auto store = OpenOrDie(options);
+  EXPECT_EQ(reloaded.loaded(), 5);
+  EXPECT_TRUE(reloaded.folded().empty());  // nothing folded twice
+  EXPECT_EQ(reloaded.sums(), ExpectedSums(0, 5));
+}
+
+TEST_F(SqliteStoreTest, RollupsArePersistedAtMostOncePerInterval) {
+  testing::SumSink sink;
+  SqliteStoreOptions options = Options();
+  options.rollups = &sink;
+  options.rollup_flush_interval = 60'000'000;
+  auto store = OpenOrDie(options);
+  ASSERT_TRUE(store->WaitDurable(*store->Append({MakeEvent(0)})).ok());
+  EXPECT_EQ(RollupSeq(DbPath()), 1);  // the first commit after open persists
+  ASSERT_TRUE(store->WaitDurable(*store->Append({MakeEvent(1)})).ok());
+  clock_.Advance(59'999'999);
+  ASSERT_TRUE(store->WaitDurable(*store->Append({MakeEvent(2)})).ok());
+  EXPECT_EQ(RollupSeq(DbPath()), 1);
+  EXPECT_EQ(RawCount(DbPath(), "rollups"), 1);
+  clock_.Advance(1);
+  ASSERT_TRUE(store->WaitDurable(*store->Append({SubjectRecord{MakeSubject("x", "free")}})).ok());
+  EXPECT_EQ(RollupSeq(DbPath()), 4);  // any commit: the seq is the transaction's last
+  EXPECT_EQ(RawCount(DbPath(), "rollups"), 3);
+  EXPECT_EQ(RawInt(DbPath(), "SELECT CAST(cell AS INTEGER) FROM rollups WHERE key = 'user-2'"),
+            502 + 2);
+}
+
+// A crash leaves on disk what was committed: the database and its WAL. Copying
+// both while the store is open and idle takes exactly that state.
+TEST_F(SqliteStoreTest, AfterACrashTheEventsSinceTheLastPersistAreFoldedOnce) {
+  testing::SumSink sink;
+  SqliteStoreOptions options = Options();
+  options.rollups = &sink;
+  options.rollup_flush_interval = 3'600'000'000;
+  {
+    auto store = OpenOrDie(options);
+    ASSERT_TRUE(store->WaitDurable(*store->Append(MakeEvents(0, 3))).ok());  // persisted
+    ASSERT_TRUE(store->WaitDurable(*store->Append(MakeEvents(3, 6))).ok());
+    ASSERT_TRUE(store->WaitDurable(*store->Append({MakeEvent(6), testing::FixtureAlert(1)})).ok());
+    EXPECT_EQ(RollupSeq(DbPath()), 3);
+    fs::create_directories(dir_ / "crash");
+    for (const char* file : {"tally.db", "tally.db-wal"}) {
+      fs::copy_file(dir_ / "data" / file, dir_ / "crash" / file);
+    }
+  }
+  EXPECT_EQ(RollupSeq(DbPath()), 8);  // a clean close persists up to the last seq
+
+  testing::SumSink recovered;
+  options = Options("crash");
+  options.rollups = &recovered;
+  {
+    auto store = OpenOrDie(options);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->LastSeq(), 8u);
+    EXPECT_EQ(recovered.loaded(), 3);                             // user-0..2 as of seq 3
+    EXPECT_EQ(recovered.folded(), (std::vector<uint64_t>{4, 5, 6, 7}));  // the rest, once
+    EXPECT_EQ(recovered.sums(), sink.sums());
+    EXPECT_EQ(recovered.sums(), ExpectedSums(0, 7));
+  }
+  EXPECT_EQ(RollupSeq(DbPath("crash")), 8);
+  testing::SumSink again;
+  options.rollups = &again;
+  auto store = OpenOrDie(options);
+  EXPECT_TRUE(again.folded().empty());
+  EXPECT_EQ(again.sums(), ExpectedSums(0, 7));
+}
+
+TEST_F(SqliteStoreTest, Version3DatabaseIsUpgradedAndEveryEventFolded) {
+  {
+    auto store = OpenOrDie();  // no sink: the rollups are not kept
+    ASSERT_TRUE(store->Append(MakeEvents(0, 4)).ok());
+    ASSERT_TRUE(store->Append({MakeLedger(LedgerRecord::Kind::kGrant), MakeEvent(4)}).ok());
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  EXPECT_EQ(RawCount(DbPath(), "rollups"), 0);
+  DowngradeToVersion3(DbPath());
+  ASSERT_EQ(SchemaObjects(DbPath(), "rollups"), 0);
+  testing::SumSink sink;
+  SqliteStoreOptions options = Options();
+  options.rollups = &sink;
+  {
+    auto store = OpenOrDie(options);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(SchemaVersion(DbPath()), 4);
+    EXPECT_EQ(sink.folded(), (std::vector<uint64_t>{1, 2, 3, 4, 6}));
+    EXPECT_EQ(sink.sums(), ExpectedSums(0, 5));
+    ASSERT_TRUE(store->Append({MakeEvent(5)}).ok());
+  }
+  EXPECT_EQ(RollupSeq(DbPath()), 7);
+  testing::SumSink reloaded;
+  options.rollups = &reloaded;
+  auto store = OpenOrDie(options);
+  EXPECT_TRUE(reloaded.folded().empty());
+  EXPECT_EQ(reloaded.sums(), ExpectedSums(0, 6));
+}
+
+TEST_F(SqliteStoreTest, WithoutASinkRollupRowsAreLeftAloneAndTheEventsFoldedLater) {
+  testing::SumSink sink;
+  SqliteStoreOptions options = Options();
+  options.rollups = &sink;
+  { ASSERT_TRUE(OpenOrDie(options)->Append(MakeEvents(0, 3)).ok()); }
+  EXPECT_EQ(RollupSeq(DbPath()), 3);
+  { ASSERT_TRUE(OpenOrDie()->Append(MakeEvents(3, 6)).ok()); }
+  EXPECT_EQ(RollupSeq(DbPath()), 3);
+  EXPECT_EQ(RawCount(DbPath(), "rollups"), 3);
+  testing::SumSink later;
+  options.rollups = &later;
+  auto store = OpenOrDie(options);
+  EXPECT_EQ(later.loaded(), 3);
+  EXPECT_EQ(later.folded(), (std::vector<uint64_t>{4, 5, 6}));
+  EXPECT_EQ(later.sums(), ExpectedSums(0, 6));
+}
+
+TEST_F(SqliteStoreTest, ARollupRowTheSinkRefusesIsDataLossNamingThePath) {
+  testing::SumSink sink;
+  SqliteStoreOptions options = Options();
+  options.rollups = &sink;
+  { ASSERT_TRUE(OpenOrDie(options)->Append(MakeEvents(0, 3)).ok()); }
+  RawSql(DbPath(), "UPDATE rollups SET cell = 'x1' WHERE key = 'user-1'");
+  testing::SumSink reloaded;
+  options.rollups = &reloaded;
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+  const std::string message(store.status().message());
+  EXPECT_NE(message.find(DbPath()), std::string::npos) << message;
+  EXPECT_NE(message.find("key \"user-1\""), std::string::npos) << message;
+  EXPECT_NE(message.find("bad cell \"x1\""), std::string::npos) << message;
+  store = SqliteStore::Open(Options());  // without a sink the rows are not read
+  EXPECT_TRUE(store.ok()) << store.status();
+}
+
+TEST_F(SqliteStoreTest, DeleteEventsPersistsTheRollupsFirstAndNeverTakesEventsOutOfThem) {
+  testing::SumSink sink;
+  SqliteStoreOptions options = Options();
+  options.rollups = &sink;
+  options.rollup_flush_interval = 3'600'000'000;
+  {
+    auto store = OpenOrDie(options);
+    ASSERT_TRUE(store->WaitDurable(*store->Append(MakeEvents(0, 5))).ok());
+    ASSERT_TRUE(store->WaitDurable(*store->Append(MakeEvents(5, 10))).ok());
+    EXPECT_EQ(RollupSeq(DbPath()), 5);
+    absl::StatusOr<uint64_t> deleted = store->DeleteEvents(kEndOfTime, store->LastSeq());
+    ASSERT_TRUE(deleted.ok()) << deleted.status();
+    EXPECT_EQ(*deleted, 10u);
+    EXPECT_EQ(RollupSeq(DbPath()), 10);
+    EXPECT_EQ(RawCount(DbPath(), "events"), 0);
+    EXPECT_EQ(RawCount(DbPath(), "dedup"), 2);  // left alone
+    EXPECT_EQ(sink.sums(), ExpectedSums(0, 10));
+  }
+  testing::SumSink reloaded;
+  options.rollups = &reloaded;
+  auto store = OpenOrDie(options);
+  EXPECT_TRUE(reloaded.folded().empty());
+  EXPECT_EQ(reloaded.sums(), ExpectedSums(0, 10));
+}
+
+// Events after rollup_seq are not in the persisted rollups yet: deleting them
+// without a sink would lose them from the rollups for good.
+TEST_F(SqliteStoreTest, DeleteEventsWithoutASinkStopsAtTheRollupSeq) {
+  testing::SumSink sink;
+  SqliteStoreOptions options = Options();
+  options.rollups = &sink;
+  { ASSERT_TRUE(OpenOrDie(options)->Append(MakeEvents(0, 5)).ok()); }
+  {
+    auto store = OpenOrDie();
+    ASSERT_TRUE(store->WaitDurable(*store->Append(MakeEvents(5, 10))).ok());
+    EXPECT_EQ(*store->DeleteEvents(kEndOfTime, store->LastSeq()), 5u);
+    std::vector<uint64_t> left;
+    for (const auto& [seq, e] : testing::ScanAllEvents(*store)) left.push_back(seq);
+    EXPECT_EQ(left, SeqRange(6, 10));
+  }
+  testing::SumSink later;
+  options.rollups = &later;
+  auto store = OpenOrDie(options);
+  EXPECT_EQ(later.folded(), SeqRange(6, 10));
+  EXPECT_EQ(later.sums(), ExpectedSums(0, 10));
+}
+
+TEST_F(SqliteStoreTest, RestoredEventsAreNotFoldedAgain) {
+  testing::SumSink sink;
+  SqliteStoreOptions options = Options();
+  options.rollups = &sink;
+  {
+    auto store = OpenOrDie(options);
+    ASSERT_TRUE(store->WaitDurable(*store->Append(MakeEvents(0, 10))).ok());
+    const testing::SeqEvents archive = testing::ScanAllEvents(*store);
+    ASSERT_EQ(archive.size(), 10u);
+    EXPECT_EQ(*store->DeleteEvents(kEndOfTime, store->LastSeq()), 10u);
+    EXPECT_EQ(*store->RestoreEvents(archive), 10u);
+    EXPECT_EQ(testing::ScanAllEvents(*store), archive);
+    EXPECT_EQ(sink.folded().size(), 10u);
+    EXPECT_EQ(sink.sums(), ExpectedSums(0, 10));
+  }
+  testing::SumSink reloaded;
+  options.rollups = &reloaded;
+  auto store = OpenOrDie(options);
+  EXPECT_TRUE(reloaded.folded().empty());
+  EXPECT_EQ(reloaded.sums(), ExpectedSums(0, 10));
+}
+
+// --- alerts ----------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, AlertsRoundTripNewestFirstWithPagingAndAreNotReplayed) {
+  {
+    auto store = OpenOrDie();
+    testing::AppendAlertFixture(*store);
+    testing::ExpectAlertQueries(*store);
+  }
+  auto store = OpenOrDie();
+  EXPECT_EQ(store->LastSeq(), 10u);  // alerts count in the seq
+  testing::ExpectAlertQueries(*store);
+  EXPECT_TRUE(ReplayAll(*store).empty());
+  EXPECT_EQ(RawInt(DbPath(), "SELECT count(*) FROM alerts WHERE meter IS NULL"), 1);
+  EXPECT_EQ(RawInt(DbPath(), "SELECT count(*) FROM alerts WHERE detail IS NULL"), 1);
+}
+
+TEST_F(SqliteStoreTest, ReadAlertsBySubjectUsesItsIndex) {
+  { auto store = OpenOrDie(); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "EXPLAIN QUERY PLAN SELECT * FROM alerts WHERE subject = 'a' AND"
+                               " seq < 9 AND hour_us >= 0 AND hour_us < 5 AND ('' = '' OR kind ="
+                               " '') ORDER BY seq DESC LIMIT 10",
+                               -1, &s, nullptr),
+            SQLITE_OK);
+  std::string detail;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    detail += reinterpret_cast<const char*>(sqlite3_column_text(s, 3));
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  EXPECT_NE(detail.find("USING INDEX alerts_by_subject (subject=? AND seq<?)"), std::string::npos)
+      << detail;
+}
+
+// --- ScanEvents and retention --------------------------------------------------------
+
+TEST_F(SqliteStoreTest, ScanEventsFiltersInSeqOrderAndStopsEarly) {
+  testing::SeqEvents model;
+  {
+    auto store = OpenOrDie();
+    model = testing::AppendScanFixture(*store);
+    testing::ExpectScanQueries(*store, model);
+  }
+  // Windows of 3 seqs: every query spans many read transactions and gaps.
+  SqliteStoreOptions options = Options();
+  options.scan_window = 3;
+  auto store = OpenOrDie(options);
+  testing::ExpectScanQueries(*store, model);
+}
+
+TEST_F(SqliteStoreTest, DeleteAndRestoreEventsRoundTrip) {
+  testing::SeqEvents model;
+  {
+    auto store = OpenOrDie();
+    model = testing::AppendScanFixture(*store);
+    testing::ExpectDeleteAndRestoreRoundTrip(*store, model);
+  }
+  SqliteStoreOptions options = Options();
+  options.scan_window = 2;
+  auto store = OpenOrDie(options);
+  EXPECT_EQ(testing::ScanAllEvents(*store), model);  // and it lasts
+  testing::ExpectDeleteAndRestoreRoundTrip(*store, model);
+  EXPECT_EQ(ReplayAll(*store).size(), 36u);  // the 30 events and 6 grants
+}
+
+// A scan reads beside the writer and the shared reader, and sees the events
+// durable when it started.
+TEST_F(SqliteStoreTest, ScanEventsHoldsUpNeitherTheWriterNorTheReads) {
+  auto store = OpenOrDie();
+  const testing::SeqEvents model = testing::AppendScanFixture(*store);
+  size_t calls = 0;
+  const absl::Status status = store->ScanEvents({}, [&](uint64_t, const EventRecord&) {
+    if (calls++ == 0) {
+      absl::StatusOr<uint64_t> ticket =
+          store->Append({testing::ScanFixtureEvent(30), testing::FixtureAudit(0)});
+      EXPECT_TRUE(ticket.ok() && store->WaitDurable(*ticket).ok());
+      EXPECT_EQ(store->ReadAudit({})->size(), 1u);
+    }
+    return true;
+  });
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(calls, model.size());
+  EXPECT_EQ(testing::ScanAllEvents(*store).size(), model.size() + 1);
+
+  // And it reads what is durable while a commit waits for the write lock.
+  WriteLock lock(DbPath());
+  const uint64_t ticket = *store->Append({testing::ScanFixtureEvent(31)});
+  EXPECT_EQ(testing::ScanAllEvents(*store).size(), model.size() + 1);
+  lock.Release();
+  ASSERT_TRUE(store->WaitDurable(ticket).ok());
+  EXPECT_EQ(testing::ScanAllEvents(*store).size(), model.size() + 2);
+}
+
+TEST_F(SqliteStoreTest, RetentionInterleavesWithAppends) {
+  SqliteStoreOptions options = Options();
+  options.scan_window = 7;
+  auto store = OpenOrDie(options);
+  const testing::SeqEvents model = testing::AppendScanFixture(*store);
+  std::atomic<bool> done{false};
+  std::atomic<int> appended{0};
+  std::thread appender([&] {
+    for (int a = 0; a < 50 && !done; ++a) {
+      EventRecord e = testing::ScanFixtureEvent(100 + a);
+      e.event.time = 5000;  // never deleted here
+      absl::StatusOr<uint64_t> ticket = store->Append({e, testing::FixtureGrant(a)});
+      if (ticket.ok() && store->WaitDurable(*ticket).ok()) ++appended;
+    }
+  });
+  for (int round = 0; round < 5; ++round) {
+    const testing::SeqEvents archive = testing::ScanAllEvents(*store, {.to = 1070});
+    EXPECT_EQ(archive.size(), 10u);
+    EXPECT_EQ(*store->DeleteEvents(1070, store->LastSeq()), 10u);
+    EXPECT_EQ(*store->RestoreEvents(archive), 10u);
+  }
+  done = true;
+  appender.join();
+  EXPECT_EQ(testing::ScanAllEvents(*store, {.to = 5000}), model);
+  EXPECT_EQ(testing::ScanAllEvents(*store, {.from = 5000}).size(),
+            static_cast<size_t>(appended.load()));
 }
 
 }  // namespace
