@@ -23,6 +23,18 @@ class NullStore final : public Store {
   absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery&) override {
     return std::vector<LedgerEntry>();
   }
+  absl::StatusOr<std::vector<AlertEntry>> ReadAlerts(const AlertQuery&) override {
+    return std::vector<AlertEntry>();
+  }
+  absl::Status ScanEvents(const EventQuery&,
+                          const std::function<bool(uint64_t, const EventRecord&)>&) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<uint64_t> DeleteEvents(Micros, uint64_t) override { return 0; }
+  absl::StatusOr<uint64_t> RestoreEvents(
+      const std::vector<std::pair<uint64_t, EventRecord>>&) override {
+    return 0;
+  }
   uint64_t LastSeq() const override { return seq_.load(); }
   StoreStats Stats() const override { return StoreStats{}; }
   absl::StatusOr<Registry> LoadRegistry() override { return Registry{}; }

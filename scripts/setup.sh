@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
-  libabsl-dev libtomlplusplus-dev libsqlite3-dev sqlite3 tzdata
+  libabsl-dev libtomlplusplus-dev libsqlite3-dev sqlite3 tzdata python3
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost1.81-dev libboost-json1.81-dev libssl-dev libzstd-dev
   clang libclang-rt-14-dev

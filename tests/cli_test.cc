@@ -1,5 +1,6 @@
 // Drives the real `tally` binary over a temporary data dir: help, exit codes,
 // check-config's problem lines, consume until denied, status, verify.
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -226,6 +227,84 @@ TEST_F(CliTest, FriendlyErrors) {
              "--data-dir", DataDir()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "tally: --durability must be strict or relaxed, not \"sometimes\"\n");
+}
+
+// tally import appends events from elsewhere (here: 100 days old, which the
+// engine would refuse as too late), tally archive moves them to a zstd file,
+// and tally import of that file restores them, exactly and only once.
+TEST_F(CliTest, ArchiveAndImportRoundTrip) {
+  const std::string d = DataDir();
+  RunResult r = Tally({"track", "--subject", "alice", "--type", "t", "--data", "chars=5", "--data-dir", d});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  const std::string old_events = tmp_.Sub("old.ndjson");
+  testing::WriteFile(old_events,
+                     "{\"id\":\"o1\",\"subject\":\"bob\",\"type\":\"t\",\"time\":\"2020-01-01T00:00:00Z\","
+                     "\"data\":{\"chars\":7}}\n"
+                     "{\"id\":\"o2\",\"subject\":\"bob\",\"type\":\"t\",\"time\":\"2020-01-02T00:00:00Z\","
+                     "\"data\":{\"chars\":8}}\n"
+                     "{\"id\":\"o1\",\"subject\":\"bob\",\"type\":\"t\",\"time\":\"2020-01-01T00:00:00Z\","
+                     "\"data\":{\"chars\":7}}\n");
+  r = Tally({"import", old_events, "--data-dir", d});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("3 rows, 2 imported, 1 skipped (repeated id)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mode append"), std::string::npos) << r.out;
+
+  r = Tally({"archive", "--data-dir", d});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("[retention] events_days is 0"), std::string::npos) << r.err;
+  r = Tally({"archive", "--older-than-days", "10", "--data-dir", d});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--older-than-days must be longer than engine.dedup_window"), std::string::npos) << r.err;
+
+  r = Tally({"archive", "--older-than-days", "36", "--dry-run", "--data-dir", d});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("would archive 2 events older than ", 0), 0u) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(d + "/archive"));
+
+  r = Tally({"archive", "--older-than-days", "36", "--data-dir", d});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("archived 2 events older than ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("deleted 2 from the database"), std::string::npos) << r.out;
+  std::string archive;
+  for (const auto& e : std::filesystem::directory_iterator(d + "/archive")) {
+    if (e.path().extension() == ".zst") archive = e.path().string();
+  }
+  ASSERT_FALSE(archive.empty());
+  EXPECT_NE(testing::ReadFile(d + "/archive/manifest.json").find("\"rows\":2"), std::string::npos);
+
+  r = Tally({"archive", "--older-than-days", "36", "--data-dir", d});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("no events older than ", 0), 0u) << r.out;
+
+  r = Tally({"import", archive, "--data-dir", d});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 rows, 2 imported, 0 skipped (already stored)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mode restore: an archive of this database"), std::string::npos) << r.out;
+  r = Tally({"import", archive, "--data-dir", d});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 rows, 0 imported, 2 skipped"), std::string::npos) << r.out;
+
+  // A bad row: file:line, nothing of that file imported, earlier files named.
+  const std::string bad = tmp_.Sub("bad.jsonl");
+  testing::WriteFile(bad,
+                     "{\"id\":\"n1\",\"subject\":\"bob\",\"type\":\"t\",\"time\":\"2020-01-01T00:00:00Z\","
+                     "\"data\":{}}\nnot json\n");
+  r = Tally({"import", old_events, bad, "--mode", "append", "--data-dir", d});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(bad + ":2: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("imported 2 events from 1 earlier file(s); stopped at " + bad), std::string::npos)
+      << r.err;
+  r = Tally({"import", tmp_.Sub("events.txt"), "--data-dir", d});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown file type"), std::string::npos) << r.err;
+
+  for (const char* command : {"archive", "import"}) {
+    r = Tally({command, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << command;
+    EXPECT_EQ(r.out.rfind(std::string("usage: tally ") + command, 0), 0u) << r.out;
+    EXPECT_NE(r.out.find("--data-dir DIR"), std::string::npos) << command;
+  }
 }
 
 }  // namespace

@@ -74,16 +74,27 @@ class ArchiveRun {
       : store_(store), options_(options), manifest_(std::move(manifest)), coverage_(manifest_) {}
 
   absl::StatusOr<ArchiveResult> Run() {
-    upto_seq_ = store_.LastSeq();
+    upto_seq_ = options_.upto_seq != 0 ? std::min(options_.upto_seq, store_.LastSeq()) : store_.LastSeq();
     if (absl::Status s = store_.Flush(); !s.ok()) return s;
     EventQuery query;
     query.to = options_.cutoff;
     query.upto_seq = upto_seq_;
     absl::Status scan = store_.ScanEvents(query, [this](uint64_t seq, const EventRecord& record) {
+      if (options_.cancel != nullptr && options_.cancel->load(std::memory_order_relaxed)) {
+        error_ = absl::CancelledError("archiving stopped (shutting down)");
+        return false;
+      }
       error_ = Add(seq, record);
       return error_.ok();
     });
     if (!scan.ok()) return scan;
+    if (absl::IsCancelled(error_)) {
+      file_.reset();  // drops the unfinished file
+      if (!result_.files.empty()) {
+        if (absl::Status s = SaveManifest(options_.dir, manifest_); !s.ok()) return s;
+      }
+      return error_;
+    }
     if (!error_.ok()) return error_;
     if (file_) {
       if (absl::Status s = Close(/*last=*/true); !s.ok()) return s;

@@ -3,8 +3,9 @@
 // and archives"); rollups stay as they are; archives restore exactly.
 //
 // ArchiveEvents, in this order, so that a crash at any point loses nothing:
-//   1. snapshot upto_seq = store.LastSeq() and Flush(), so that every event
-//      up to it is durable and visible to ScanEvents;
+//   1. snapshot upto_seq = store.LastSeq() (or the caller's bound, below a
+//      checkpoint) and Flush(), so that every event up to it is durable and
+//      visible to ScanEvents;
 //   2. stream the events with time < cutoff and seq <= upto_seq that the
 //      manifest does not cover yet (analytics/archive_manifest.h) into
 //      <dir>/events-<first_seq>-<last_seq>.ndjson.zst (a new file every
@@ -28,6 +29,7 @@
 #ifndef TALLY_ANALYTICS_ARCHIVE_H_
 #define TALLY_ANALYTICS_ARCHIVE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -48,6 +50,12 @@ struct ArchiveOptions {
   Micros cutoff = kBeginningOfTime;
   // Stamps the manifest's `created`. Required.
   Micros now = 0;
+  // Archive only events with seq <= upto_seq; 0 = LastSeq() at the start.
+  // The engine rebuilds its counters from the latest checkpoint plus the
+  // events after it, so an event deleted before a checkpoint reflects it is
+  // lost to them: callers with an engine take a checkpoint after reading
+  // LastSeq() and pass that. Default: 0.
+  uint64_t upto_seq = 0;
   // Rows per file at most. Default: 5,000,000.
   uint64_t max_rows_per_file = 5'000'000;
   // zstd level. Default: 3 (fast; NDJSON events compress ~8-10x).
@@ -57,6 +65,11 @@ struct ArchiveOptions {
   // false stops after the manifest, before DeleteEvents (tests use it to
   // stand for a crash there). Default: true.
   bool delete_events = true;
+  // When it turns true, the run stops soon: the files finished so far are
+  // listed in the manifest (the next run deletes their events), the one being
+  // written is dropped, and the result is CancelledError. Not owned; may be
+  // null. Default: nullptr.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ArchiveResult {

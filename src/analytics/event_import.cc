@@ -218,6 +218,14 @@ absl::Status Import(Store& store, EventFileReader& reader, const ImportOptions& 
 absl::StatusOr<ImportResult> ImportEventFile(Store& store, const std::string& path,
                                              const ImportOptions& options) {
   ImportResult result;
+  if (!EventFileFormatOf(path)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": unknown file type (expected .ndjson, .jsonl, .json or .csv, optionally .zst)"));
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+  }
   Manifest manifest;
   bool listed = false;
   if (!options.archive_dir.empty()) {

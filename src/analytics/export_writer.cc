@@ -40,29 +40,38 @@ void AppendUint(uint64_t v, std::string& out) {
   out.append(buf, r.ptr);
 }
 
-// RFC 3339 as FormatRfc3339 writes it, without its allocation: the date part
-// of the last day seen is cached (an export's rows come day after day).
+// RFC 3339 as FormatRfc3339 writes it, without its allocation: the date
+// parts of the last two days seen are cached (an export's rows come day after
+// day, and a row's event time and receive time may be on different days).
 void AppendTime(Micros t, std::string& out) {
-  thread_local int64_t cached_day = INT64_MIN;
-  thread_local char cached_date[10];
+  struct CachedDate {
+    int64_t day = INT64_MIN;
+    char text[10];
+  };
+  thread_local CachedDate cache[2];
+  thread_local int next = 0;  // the entry to replace
   int64_t day = t / kMicrosPerDay;
   Micros of_day = t % kMicrosPerDay;
   if (of_day < 0) {
     --day;
     of_day += kMicrosPerDay;
   }
-  if (day != cached_day) {
+  const CachedDate* date = cache[0].day == day ? &cache[0] : cache[1].day == day ? &cache[1] : nullptr;
+  if (date == nullptr) {
     const std::string midnight = FormatRfc3339(day * kMicrosPerDay);
     // Years outside 0..9999 (or the open ends of time): the slow path.
     if (midnight.size() != 20 || midnight[4] != '-') {
       out += FormatRfc3339(t);
       return;
     }
-    std::memcpy(cached_date, midnight.data(), 10);
-    cached_day = day;
+    CachedDate& entry = cache[next];
+    next ^= 1;
+    std::memcpy(entry.text, midnight.data(), 10);
+    entry.day = day;
+    date = &entry;
   }
   char buf[32];
-  std::memcpy(buf, cached_date, 10);
+  std::memcpy(buf, date->text, 10);
   auto put = [](char* at, int64_t v, int width) {
     for (int i = width - 1; i >= 0; --i, v /= 10) at[i] = static_cast<char>('0' + v % 10);
   };

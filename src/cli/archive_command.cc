@@ -16,8 +16,7 @@ namespace {
 
 int RunArchive(const ParsedFlags& flags) {
   Runtime rt;
-  rt.with_rollups = true;  // so that DeleteEvents persists them first
-  if (int rc = OpenRuntime(flags, /*open_engine=*/false, rt, /*require_existing=*/true); rc != kExitOk) {
+  if (int rc = OpenRuntime(flags, /*open_engine=*/true, rt, /*require_existing=*/true); rc != kExitOk) {
     return rc;
   }
   int64_t days = rt.config.retention.events_days;
@@ -43,6 +42,12 @@ int RunArchive(const ParsedFlags& flags) {
   options.now = SystemClock::Default()->Now();
   options.cutoff = options.now - days * kMicrosPerDay;
   options.dry_run = flags.Has("dry-run");
+  // Recovery replays from the latest checkpoint: take one that reflects every
+  // event that may be deleted.
+  options.upto_seq = rt.store->LastSeq();
+  if (!options.dry_run) {
+    if (absl::Status s = rt.engine->Checkpoint(); !s.ok()) return FailStatus(s);
+  }
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<ArchiveResult> result = ArchiveEvents(*rt.store, options);
   if (!result.ok()) return FailStatus(result.status());

@@ -66,7 +66,6 @@ int RunImport(const ParsedFlags& flags) {
     return kExitUsage;
   }
   Runtime rt;
-  rt.with_rollups = true;  // appended events are folded into them
   if (int rc = OpenRuntime(flags, /*open_engine=*/false, rt, /*require_existing=*/true); rc != kExitOk) {
     return rc;
   }

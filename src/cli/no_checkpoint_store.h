@@ -38,6 +38,20 @@ class NoCheckpointStore final : public Store {
   absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery& query) override {
     return base_->ReadLedger(query);
   }
+  absl::StatusOr<std::vector<AlertEntry>> ReadAlerts(const AlertQuery& query) override {
+    return base_->ReadAlerts(query);
+  }
+  absl::Status ScanEvents(const EventQuery& query,
+                          const std::function<bool(uint64_t, const EventRecord&)>& fn) override {
+    return base_->ScanEvents(query, fn);
+  }
+  absl::StatusOr<uint64_t> DeleteEvents(Micros before, uint64_t upto_seq) override {
+    return base_->DeleteEvents(before, upto_seq);
+  }
+  absl::StatusOr<uint64_t> RestoreEvents(
+      const std::vector<std::pair<uint64_t, EventRecord>>& events) override {
+    return base_->RestoreEvents(events);
+  }
 
   absl::StatusOr<Registry> LoadRegistry() override { return base_->LoadRegistry(); }
   // Always "no checkpoint".

@@ -56,6 +56,7 @@ int RunServe(const ParsedFlags& flags) {
   if (int rc = OpenRuntime(flags, /*open_engine=*/true, rt); rc != kExitOk) return rc;
   params.data_dir = rt.data_dir;
   params.rollups = rt.rollups.get();
+  params.retention = rt.config.retention;
   LogInfo("tally " + o.version + ": data dir " + rt.data_dir + ", durability " +
           (rt.config.storage.durability == Durability::kStrict ? "strict" : "relaxed") + ", " +
           std::to_string(rt.engine->Stats().subjects) + " subjects, " +

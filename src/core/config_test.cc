@@ -483,5 +483,37 @@ TEST(ParseDurationTest, RejectsMalformedAndOverflowingText) {
   EXPECT_EQ(ParseDuration("15250284w"), 15'250'284 * 7 * kMicrosPerDay);
 }
 
+TEST(RetentionConfigTest, DefaultsAndValidValues) {
+  absl::StatusOr<Config> config = ParseConfig("", NoEnv());
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->retention.events_days, 0);
+  EXPECT_EQ(config->retention.archive_dir, "");
+  EXPECT_EQ(config->retention.check_every, kMicrosPerDay);
+  config = ParseConfig(
+      "[retention]\nevents_days = 90\narchive_dir = \"/srv/archive\"\ncheck_every = \"1h\"\n", NoEnv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->retention.events_days, 90);
+  EXPECT_EQ(config->retention.archive_dir, "/srv/archive");
+  EXPECT_EQ(config->retention.check_every, kMicrosPerHour);
+}
+
+TEST(RetentionConfigTest, EventsDaysMustOutliveTheDedupWindowAndLateness) {
+  std::vector<ConfigProblem> problems = CheckConfig("[retention]\nevents_days = 30\n", NoEnv());
+  EXPECT_TRUE(Has(problems, "retention.events_days",
+                  "must be 0 (keep raw events) or at least 36, so that events still deduplicated "
+                  "(35 days) or accepted late are never archived"));
+  problems = CheckConfig("[engine]\ndedup_window = \"60d\"\n[retention]\nevents_days = 40\n", NoEnv());
+  EXPECT_TRUE(Has(problems, "retention.events_days",
+                  "must be longer than engine.dedup_window and engine.max_lateness (60 days here), so "
+                  "that events still deduplicated or accepted late are never archived"));
+  EXPECT_TRUE(CheckConfig("[engine]\ndedup_window = \"60d\"\n[retention]\nevents_days = 61\n", NoEnv()).empty());
+  problems = CheckConfig(
+      "[retention]\nevents_days = -1\narchive_dir = \"\"\ncheck_every = \"0s\"\nkeep = 1\n", NoEnv());
+  EXPECT_TRUE(Has(problems, "retention.events_days", "must be a non-negative integer"));
+  EXPECT_TRUE(Has(problems, "retention.archive_dir", "must not be empty"));
+  EXPECT_TRUE(Has(problems, "retention.check_every", "must be longer than 0"));
+  EXPECT_TRUE(Has(problems, "retention.keep"));
+}
+
 }  // namespace
 }  // namespace tally

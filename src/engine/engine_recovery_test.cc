@@ -189,11 +189,13 @@ TEST(EngineRecoveryTest, DedupSurvivesRestartsOverSqliteAndAnUpgrade) {
   }
   for (const bool upgrade : {false, true}) {
     SCOPED_TRACE(upgrade ? "upgraded from version 1" : "version 2");
-    if (upgrade) {  // version 1: version 3 without the dedup table and version 3's additions
+    if (upgrade) {  // version 1: without the dedup table and versions 3 and 4's additions
       sqlite3* db = nullptr;
       ASSERT_EQ(sqlite3_open((dir / "tally.db").c_str(), &db), SQLITE_OK);
       ASSERT_EQ(sqlite3_exec(db, "DROP TABLE api_keys; DROP TABLE audit; DROP INDEX ledger_by_subject;"
-                                 " DROP TABLE dedup; UPDATE meta SET value = 1"
+                                 " DROP TABLE dedup; DROP TABLE rollups; DROP TABLE alerts;"
+                                 " DELETE FROM meta WHERE key = 'rollup_seq';"
+                                 " UPDATE meta SET value = 1"
                                  " WHERE key = 'schema_version'",
                              nullptr, nullptr, nullptr),
                 SQLITE_OK);
@@ -232,6 +234,17 @@ class CorruptCheckpointStore final : public Store {
   }
   absl::StatusOr<std::vector<AuditEntry>> ReadAudit(const AuditQuery& q) override { return inner_->ReadAudit(q); }
   absl::StatusOr<std::vector<LedgerEntry>> ReadLedger(const LedgerQuery& q) override { return inner_->ReadLedger(q); }
+  absl::StatusOr<std::vector<AlertEntry>> ReadAlerts(const AlertQuery& q) override { return inner_->ReadAlerts(q); }
+  absl::Status ScanEvents(const EventQuery& q,
+                          const std::function<bool(uint64_t, const EventRecord&)>& fn) override {
+    return inner_->ScanEvents(q, fn);
+  }
+  absl::StatusOr<uint64_t> DeleteEvents(Micros before, uint64_t upto) override {
+    return inner_->DeleteEvents(before, upto);
+  }
+  absl::StatusOr<uint64_t> RestoreEvents(const std::vector<std::pair<uint64_t, EventRecord>>& e) override {
+    return inner_->RestoreEvents(e);
+  }
   absl::Status Flush() override { return inner_->Flush(); }
   uint64_t LastSeq() const override { return inner_->LastSeq(); }
   StoreStats Stats() const override { return inner_->Stats(); }

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "analytics/archive_scheduler.h"
 #include "core/log.h"
 #include "jobs/anomaly_job.h"
 #include "jobs/scheduler.h"
@@ -141,7 +142,14 @@ absl::Status Serve(Engine& engine, Store& store, const Clock& clock, const Serve
     });
   }
   scheduler.Start();
+  // Retention: its own thread, so that shutdown can cancel a long run.
+  std::unique_ptr<ArchiveScheduler> archiver;
+  if (params.retention.events_days > 0) {
+    archiver = std::make_unique<ArchiveScheduler>(store, clock, params.retention, params.data_dir,
+                                                  [&engine] { return engine.Checkpoint(); });
+  }
   server.Run();
+  archiver.reset();
   scheduler.Stop();
 
   LogInfo("drained; flushing the store");

@@ -28,6 +28,8 @@ struct ServeParams {
   std::string data_dir;   // where admin.key goes
   std::string port_file;  // if set, the bound host:port is written here once listening
   const Rollups* rollups = nullptr;  // the store's rollups, for usage history and analytics
+  // With events_days > 0, an ArchiveScheduler archives old raw events while serving.
+  RetentionOptions retention;
 };
 
 absl::Status Serve(Engine& engine, Store& store, const Clock& clock, const ServeParams& params,

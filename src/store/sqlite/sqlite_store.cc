@@ -15,15 +15,30 @@
 
 #include "core/event.h"
 #include "store/codec.h"
+#include "store/sqlite/event_rows.h"
+#include "store/sqlite/event_scan.h"
+#include "store/sqlite/sqlite_util.h"
 
 namespace tally {
 namespace {
 
-#define TALLY_SQLITE_RETURN_IF_ERROR(expr) \
-  do {                                     \
-    absl::Status status_ = (expr);         \
-    if (!status_.ok()) return status_;     \
-  } while (0)
+using sqlite_internal::ColumnBlob;
+using sqlite_internal::ColumnInt;
+using sqlite_internal::ColumnText;
+using sqlite_internal::ColumnUint;
+using sqlite_internal::ErrnoText;
+using sqlite_internal::Exec;
+using sqlite_internal::kSelectEventsSql;
+using sqlite_internal::NextRow;
+using sqlite_internal::OpenError;
+using sqlite_internal::QueryInt;
+using sqlite_internal::QueryText;
+using sqlite_internal::ReadEventRow;
+using sqlite_internal::RowError;
+using sqlite_internal::ScanEventsIn;
+using sqlite_internal::Statement;
+using sqlite_internal::WriteError;
+using enum sqlite_internal::EventColumn;
 
 // 1: the first schema. 2: adds `dedup`, so that start-up reads narrow rows.
 // 3: adds `api_keys`, `audit` and the indexes the API's reads need.
@@ -130,22 +145,6 @@ constexpr char kInsertAuditSql[] =
     "INSERT INTO audit(seq, time_us, actor, address, action, target, before, after, reason)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
-// Replay, the rollups' fold at open and ScanEvents read these columns of
-// `events`, in this order (EventColumn), and decode them with ReadEventRow.
-#define TALLY_SELECT_EVENTS                                                              \
-  "SELECT seq, id, fingerprint, subject, org, type, time_us, received_us, origin,"       \
-  " reservation_id, data, effects, session_id, ip, user_agent, endpoint, method,"        \
-  " processing_ms, error_code FROM events"
-constexpr char kSelectEventsSql[] = TALLY_SELECT_EVENTS " WHERE seq > ?1 ORDER BY seq";
-// ScanEvents appends its filters to this.
-constexpr char kSelectEventColumns[] = TALLY_SELECT_EVENTS;
-#undef TALLY_SELECT_EVENTS
-enum EventColumn {
-  kEvSeq, kEvId, kEvFingerprint, kEvSubject, kEvOrg, kEvType, kEvTime, kEvReceived,
-  kEvOrigin, kEvReservationId, kEvData, kEvEffects, kEvSessionId, kEvIp, kEvUserAgent,
-  kEvEndpoint, kEvMethod, kEvProcessingMs, kEvErrorCode,
-};
-
 // Replay and ReadLedger read these columns of `ledger`, in this order.
 #define TALLY_SELECT_LEDGER                                                             \
   "SELECT seq, kind, time_us, subject, org, reservation_id, expires_us, request_id,"    \
@@ -193,151 +192,6 @@ constexpr char kReadAlertsBySubjectSql[] =
                         " AND (?4 = '' OR kind = ?4) ORDER BY seq DESC LIMIT ?5";
 #undef TALLY_SELECT_ALERTS
 enum AlertColumn { kAlSeq, kAlTime, kAlKind, kAlSubject, kAlMeter, kAlHour, kAlDetail };
-
-// --- small SQLite helpers ---------------------------------------------------------
-
-std::string ErrnoText(int err) { return err == 0 ? "" : std::strerror(err); }
-
-// "<sqlite message> (<errno text>)".
-std::string SqliteMessage(sqlite3* db, int rc) {
-  std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  const int err = db != nullptr ? sqlite3_system_errno(db) : 0;
-  if (err != 0) msg += " (" + ErrnoText(err) + ")";
-  return msg;
-}
-
-// An error while opening `path`, with a code that says what to do about it.
-absl::Status OpenError(sqlite3* db, int rc, const std::string& path) {
-  const std::string text = "cannot open " + path + ": " + SqliteMessage(db, rc);
-  const int err = db != nullptr ? sqlite3_system_errno(db) : 0;
-  switch (rc & 0xff) {
-    case SQLITE_NOTADB:
-    case SQLITE_CORRUPT:
-      return absl::DataLossError(text + "; the file is corrupt or not a tally database");
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_AUTH:
-      return absl::PermissionDeniedError(text);
-    case SQLITE_CANTOPEN:
-      if (err == EACCES || err == EPERM || err == EROFS) {
-        return absl::PermissionDeniedError(text);
-      }
-      return absl::UnavailableError(text);
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return absl::UnavailableError(text + "; is another process using it?");
-    case SQLITE_FULL:
-      return absl::UnavailableError(text + " (disk full?)");
-    default:
-      return absl::UnavailableError(text);
-  }
-}
-
-// A failed write: the store is failed from now on.
-absl::Status WriteError(sqlite3* db, int rc, const std::string& path) {
-  std::string text = "storage write failed: " + SqliteMessage(db, rc);
-  if ((rc & 0xff) == SQLITE_IOERR) text += " (disk full or failing?)";
-  return absl::UnavailableError(text + " at " + path);
-}
-
-struct StatementDeleter {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-
-// A prepared statement: prepared once, bound and reset per row.
-class Statement {
- public:
-  Statement() = default;
-
-  static absl::StatusOr<Statement> Prepare(sqlite3* db, const char* sql,
-                                           const std::string& path) {
-    sqlite3_stmt* raw = nullptr;
-    const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
-    Statement s;
-    s.stmt_.reset(raw);
-    if (rc != SQLITE_OK) return OpenError(db, rc, path);
-    return s;
-  }
-
-  sqlite3_stmt* get() const { return stmt_.get(); }
-
-  void Int(int i, int64_t v) { sqlite3_bind_int64(stmt_.get(), i, v); }
-  void Uint(int i, uint64_t v) { Int(i, static_cast<int64_t>(v)); }
-  // 0 is stored as NULL (an unset optional integer).
-  void IntOrNull(int i, int64_t v) {
-    if (v == 0) {
-      sqlite3_bind_null(stmt_.get(), i);
-    } else {
-      Int(i, v);
-    }
-  }
-  void Text(int i, std::string_view s) {
-    sqlite3_bind_text(stmt_.get(), i, s.empty() ? "" : s.data(), static_cast<int>(s.size()),
-                      SQLITE_STATIC);
-  }
-  // "" is stored as NULL (an unset optional string).
-  void TextOrNull(int i, std::string_view s) {
-    if (s.empty()) {
-      sqlite3_bind_null(stmt_.get(), i);
-    } else {
-      Text(i, s);
-    }
-  }
-  void Blob(int i, std::string_view s) {
-    sqlite3_bind_blob(stmt_.get(), i, s.empty() ? "" : s.data(), static_cast<int>(s.size()),
-                      SQLITE_STATIC);
-  }
-
- private:
-  std::unique_ptr<sqlite3_stmt, StatementDeleter> stmt_;
-};
-
-std::string_view ColumnText(sqlite3_stmt* s, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
-  if (p == nullptr) return {};
-  return {p, static_cast<size_t>(sqlite3_column_bytes(s, i))};
-}
-
-int64_t ColumnInt(sqlite3_stmt* s, int i) { return sqlite3_column_int64(s, i); }
-uint64_t ColumnUint(sqlite3_stmt* s, int i) {
-  return static_cast<uint64_t>(sqlite3_column_int64(s, i));
-}
-
-// Runs `sql` (no rows expected).
-absl::Status Exec(sqlite3* db, const char* sql, const std::string& path) {
-  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
-  return rc == SQLITE_OK ? absl::OkStatus() : OpenError(db, rc, path);
-}
-
-// The first column of the first row of `sql` as text ("" if none).
-absl::StatusOr<std::string> QueryText(sqlite3* db, const char* sql, const std::string& path) {
-  absl::StatusOr<Statement> s = Statement::Prepare(db, sql, path);
-  if (!s.ok()) return s.status();
-  const int rc = sqlite3_step(s->get());
-  if (rc == SQLITE_ROW) return std::string(ColumnText(s->get(), 0));
-  if (rc == SQLITE_DONE) return std::string();
-  return OpenError(db, rc, path);
-}
-
-// The first column of the first row of `sql` as an integer (0 if none).
-absl::StatusOr<int64_t> QueryInt(sqlite3* db, const char* sql, const std::string& path) {
-  absl::StatusOr<Statement> s = Statement::Prepare(db, sql, path);
-  if (!s.ok()) return s.status();
-  const int rc = sqlite3_step(s->get());
-  if (rc == SQLITE_ROW) return ColumnInt(s->get(), 0);
-  if (rc == SQLITE_DONE) return 0;
-  return OpenError(db, rc, path);
-}
-
-// Steps `s`: true with a row, false at the end; errors become `*status`.
-bool NextRow(sqlite3* db, sqlite3_stmt* s, const std::string& path, absl::Status* status) {
-  const int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) return true;
-  if (rc != SQLITE_DONE) {
-    *status = absl::DataLossError("reading " + path + " failed: " + SqliteMessage(db, rc));
-  }
-  return false;
-}
 
 // Binds `block` to kInsertDedupSql.
 void BindDedupBlock(Statement& s, const DedupBlockWriter& block) {
@@ -538,45 +392,6 @@ absl::StatusOr<uint64_t> LoadLastSeq(sqlite3* db, const std::string& path) {
 
 // --- reading rows ---------------------------------------------------------------------
 
-absl::Status RowError(std::string_view table, uint64_t seq, const absl::Status& status) {
-  return absl::DataLossError(std::string(table) + " row " + std::to_string(seq) + ": " +
-                             std::string(status.message()));
-}
-
-// Reads the current row of kSelectEventsSql into `r`, reusing its storage.
-absl::Status ReadEventRow(sqlite3_stmt* s, EventRecord* r) {
-  const uint64_t seq = ColumnUint(s, kEvSeq);
-  Event& e = r->event;
-  e.id.assign(ColumnText(s, kEvId));
-  r->fingerprint = ColumnUint(s, kEvFingerprint);
-  e.subject.assign(ColumnText(s, kEvSubject));
-  r->org.assign(ColumnText(s, kEvOrg));
-  e.type.assign(ColumnText(s, kEvType));
-  e.time = ColumnInt(s, kEvTime);
-  r->received = ColumnInt(s, kEvReceived);
-  const int64_t origin = ColumnInt(s, kEvOrigin);
-  if (origin < 0 || origin > static_cast<int64_t>(EventRecord::Origin::kCommit)) {
-    return RowError("events", seq, absl::DataLossError("bad origin"));
-  }
-  r->origin = static_cast<EventRecord::Origin>(origin);
-  r->reservation_id.assign(ColumnText(s, kEvReservationId));
-  absl::Status status = DecodeDataInto(ColumnText(s, kEvData), &e.data);
-  if (!status.ok()) return RowError("events", seq, status);
-  status = DecodeEffectsInto(ColumnText(s, kEvEffects), &r->effects);
-  if (!status.ok()) return RowError("events", seq, status);
-  EventContext& c = e.context;
-  c.session_id.assign(ColumnText(s, kEvSessionId));
-  c.ip.assign(ColumnText(s, kEvIp));
-  c.user_agent.assign(ColumnText(s, kEvUserAgent));
-  c.endpoint.assign(ColumnText(s, kEvEndpoint));
-  c.method.assign(ColumnText(s, kEvMethod));
-  c.processing_ms = sqlite3_column_type(s, kEvProcessingMs) == SQLITE_NULL
-                        ? -1
-                        : ColumnInt(s, kEvProcessingMs);
-  c.error_code.assign(ColumnText(s, kEvErrorCode));
-  return absl::OkStatus();
-}
-
 // Reads the current row of kSelectLedgerSql, kReadLedgerSql or
 // kReadLedgerBySubjectSql into `r`, reusing its storage.
 absl::Status ReadLedgerRow(sqlite3_stmt* s, LedgerRecord* r) {
@@ -635,12 +450,6 @@ void ReadAlertRow(sqlite3_stmt* s, AlertEntry* entry) {
   r.detail.assign(ColumnText(s, kAlDetail));
 }
 
-std::string_view ColumnBlob(sqlite3_stmt* s, int i) {
-  const auto* p = static_cast<const char*>(sqlite3_column_blob(s, i));
-  if (p == nullptr) return {};
-  return {p, static_cast<size_t>(sqlite3_column_bytes(s, i))};
-}
-
 // --- rollups at open --------------------------------------------------------------------
 
 // meta rollup_seq: every event with a seq up to it is reflected in the
@@ -676,26 +485,6 @@ absl::Status LoadRollups(sqlite3* db, const std::string& path, RollupSink& sink)
     }
   }
   return status;
-}
-
-// Folds into `sink` every event with seq > after_seq, in seq order, decoded
-// as Replay decodes them; returns how many.
-absl::StatusOr<uint64_t> FoldEventsAfter(sqlite3* db, const std::string& path,
-                                         uint64_t after_seq, RollupSink& sink) {
-  absl::StatusOr<Statement> events = Statement::Prepare(db, kSelectEventsSql, path);
-  if (!events.ok()) return events.status();
-  events->Uint(1, after_seq);
-  sqlite3_stmt* s = events->get();
-  EventRecord record;
-  uint64_t folded = 0;
-  absl::Status status;
-  while (NextRow(db, s, path, &status)) {
-    TALLY_SQLITE_RETURN_IF_ERROR(ReadEventRow(s, &record));
-    sink.Fold(ColumnUint(s, kEvSeq), record);
-    ++folded;
-  }
-  if (!status.ok()) return status;
-  return folded;
 }
 
 // The bound of `seq < ?` for a paging cursor (0: no bound).
@@ -1210,8 +999,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   if (options.max_batch_records < 1) {
     return absl::InvalidArgumentError("SqliteStore: max_batch_records must be >= 1");
   }
-  if (options.scan_window < 1) {
-    return absl::InvalidArgumentError("SqliteStore: scan_window must be >= 1");
+  if (options.scan_window < 1 || options.scan_threads < 1) {
+    return absl::InvalidArgumentError("SqliteStore: scan_window and scan_threads must be >= 1");
   }
   if (options.rollup_flush_interval < 0) {
     return absl::InvalidArgumentError("SqliteStore: rollup_flush_interval must be >= 0");
@@ -1257,9 +1046,19 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   if (options.rollups != nullptr) {
     // The persisted rows reflect the events up to rollup_seq; fold the rest.
     TALLY_SQLITE_RETURN_IF_ERROR(LoadRollups(db.get(), path, *options.rollups));
-    absl::StatusOr<uint64_t> folded =
-        FoldEventsAfter(db.get(), path, *rollup_seq, *options.rollups);
-    if (!folded.ok()) return folded.status();
+    RollupSink& sink = *options.rollups;
+    const absl::Status folded = ScanEventsIn(
+        path, {.after_seq = *rollup_seq}, options.scan_window, options.scan_threads,
+        [&sink](uint64_t seq, const EventRecord& event) {
+          sink.Fold(seq, event);
+          return true;
+        });
+    if (!folded.ok()) {
+      return absl::Status(folded.code(), "cannot fold the events of " + path +
+                                             " after rollup_seq " +
+                                             std::to_string(*rollup_seq) + ": " +
+                                             std::string(folded.message()));
+    }
   }
 
   absl::StatusOr<std::unique_ptr<Writer>> writer =
@@ -1455,68 +1254,7 @@ absl::StatusOr<std::vector<AlertEntry>> SqliteStore::ReadAlerts(const AlertQuery
 
 absl::Status SqliteStore::ScanEvents(
     const EventQuery& query, const std::function<bool(uint64_t seq, const EventRecord&)>& fn) {
-  const uint64_t window = options_.scan_window;
-  if (query.from >= query.to) return absl::OkStatus();
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
-  DbHandle db(raw);
-  if (rc != SQLITE_OK) return OpenError(db.get(), rc, path_);
-  sqlite3_extended_result_codes(db.get(), 1);
-  sqlite3_busy_timeout(db.get(), 5000);
-  // Reads the file's pages in place rather than copying each into the page
-  // cache (SQLite falls back to reads where it cannot map).
-  TALLY_SQLITE_RETURN_IF_ERROR(Exec(db.get(), "PRAGMA mmap_size=1073741824", path_));
-
-  // Bounded by the events durable now, so that a scan ends even under load.
-  uint64_t upto = std::min<uint64_t>(query.upto_seq, INT64_MAX);
-  if (upto == 0) {
-    absl::StatusOr<int64_t> max = QueryInt(db.get(), "SELECT max(seq) FROM events", path_);
-    if (!max.ok()) return max.status();
-    upto = static_cast<uint64_t>(*max);
-  }
-  std::string sql = std::string(kSelectEventColumns) + " WHERE seq > ?1 AND seq <= ?2";
-  if (query.from != kBeginningOfTime) sql += " AND time_us >= ?3";
-  if (query.to != kEndOfTime) sql += " AND time_us < ?4";
-  if (!query.subject.empty()) sql += " AND subject = ?5";
-  if (!query.type.empty()) sql += " AND type = ?6";
-  sql += " ORDER BY seq";
-  absl::StatusOr<Statement> rows = Statement::Prepare(db.get(), sql.c_str(), path_);
-  if (!rows.ok()) return rows.status();
-  absl::StatusOr<Statement> next =
-      Statement::Prepare(db.get(), "SELECT min(seq) FROM events WHERE seq > ?1", path_);
-  if (!next.ok()) return next.status();
-  if (query.from != kBeginningOfTime) rows->Int(3, query.from);
-  if (query.to != kEndOfTime) rows->Int(4, query.to);
-  if (!query.subject.empty()) rows->Text(5, query.subject);
-  if (!query.type.empty()) rows->Text(6, query.type);
-
-  EventRecord record;
-  absl::Status status;
-  uint64_t cursor = query.after_seq;
-  while (status.ok() && cursor < upto) {
-    // Skips a gap (deleted events, a run of other records) in one step.
-    next->Uint(1, cursor);
-    if (!NextRow(db.get(), next->get(), path_, &status)) break;
-    const bool none = sqlite3_column_type(next->get(), 0) == SQLITE_NULL;
-    const uint64_t first = ColumnUint(next->get(), 0);
-    sqlite3_reset(next->get());
-    if (none || first > upto) break;
-    const uint64_t end = first - 1 + std::min(upto - (first - 1), window);
-    rows->Uint(1, first - 1);
-    rows->Uint(2, end);
-    while (NextRow(db.get(), rows->get(), path_, &status)) {
-      status = ReadEventRow(rows->get(), &record);
-      if (!status.ok()) break;
-      if (!fn(ColumnUint(rows->get(), kEvSeq), record)) {
-        sqlite3_reset(rows->get());
-        return absl::OkStatus();
-      }
-    }
-    sqlite3_reset(rows->get());
-    cursor = end;
-  }
-  return status;
+  return ScanEventsIn(path_, query, options_.scan_window, options_.scan_threads, fn);
 }
 
 // --- retention ----------------------------------------------------------------------

@@ -8,7 +8,8 @@
 // fails the store for good: that batch's and every later waiter, and every
 // later Append, get the same error. ReadAudit, ReadLedger and ReadAlerts use a
 // second, read-only connection, which WAL lets read beside the writer;
-// ScanEvents opens a read-only connection of its own per call.
+// ScanEvents opens read-only connections of its own per call
+// (sqlite/event_scan.h).
 //
 // With a RollupSink (options.rollups) the writer folds every event it writes
 // into the sink, in its transaction, and persists the sink's changed rows at
@@ -81,6 +82,12 @@ struct SqliteStoreOptions {
   // WAL would grow until it ends). Must be >= 1. Default: 65536 (~12 MB of
   // event rows).
   uint64_t scan_window = 65536;
+
+  // Threads ScanEvents reads and decodes with, each on its own connection,
+  // beside the caller's thread, which calls `fn` (1: all on the caller's
+  // thread). A scan of one window or less always runs on the caller's
+  // thread. Default: 2.
+  int scan_threads = 2;
 };
 
 class SqliteStore final : public Store {

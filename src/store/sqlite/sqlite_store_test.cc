@@ -553,6 +553,20 @@ TEST_F(SqliteStoreTest, CorruptEventRowStopsReplayWithDataLoss) {
   EXPECT_EQ(seen, 1);
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(status.message().find("events row 2"), std::string::npos) << status;
+
+  // ScanEvents stops there too, and so does the fold of a sink at open.
+  seen = 0;
+  status = store->ScanEvents({}, [&](uint64_t, const EventRecord&) { return ++seen > 0; });
+  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  store.reset();
+  testing::SumSink sink;
+  SqliteStoreOptions options = Options();
+  options.rollups = &sink;
+  absl::StatusOr<std::unique_ptr<SqliteStore>> with_sink = SqliteStore::Open(options);
+  EXPECT_EQ(with_sink.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(with_sink.status().message().find(DbPath()), std::string::npos) << with_sink.status();
+  EXPECT_NE(with_sink.status().message().find("events row 2"), std::string::npos);
 }
 
 TEST_F(SqliteStoreTest, ReplayStopsAtTheCallbacksError) {
@@ -1580,6 +1594,7 @@ TEST_F(SqliteStoreTest, AfterACrashTheEventsSinceTheLastPersistAreFoldedOnce) {
   testing::SumSink recovered;
   options = Options("crash");
   options.rollups = &recovered;
+  options.scan_window = 2;  // the fold at open reads on two threads
   {
     auto store = OpenOrDie(options);
     ASSERT_NE(store, nullptr);
@@ -1610,6 +1625,8 @@ TEST_F(SqliteStoreTest, Version3DatabaseIsUpgradedAndEveryEventFolded) {
   testing::SumSink sink;
   SqliteStoreOptions options = Options();
   options.rollups = &sink;
+  options.scan_window = 2;
+  options.scan_threads = 3;
   {
     auto store = OpenOrDie(options);
     ASSERT_NE(store, nullptr);
@@ -1777,11 +1794,15 @@ TEST_F(SqliteStoreTest, ScanEventsFiltersInSeqOrderAndStopsEarly) {
     model = testing::AppendScanFixture(*store);
     testing::ExpectScanQueries(*store, model);
   }
-  // Windows of 3 seqs: every query spans many read transactions and gaps.
+  // Windows of 3 seqs: every query spans many read transactions and gaps,
+  // read by two threads, and by the caller's thread alone.
   SqliteStoreOptions options = Options();
   options.scan_window = 3;
-  auto store = OpenOrDie(options);
-  testing::ExpectScanQueries(*store, model);
+  for (int threads : {2, 1, 3}) {
+    options.scan_threads = threads;
+    auto store = OpenOrDie(options);
+    testing::ExpectScanQueries(*store, model);
+  }
 }
 
 TEST_F(SqliteStoreTest, DeleteAndRestoreEventsRoundTrip) {
