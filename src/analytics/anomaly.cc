@@ -61,8 +61,12 @@ std::vector<Anomaly> ScoreSubjectHour(const Rollups& rollups, const std::string&
     a.mad = s->mad;
     a.z = s->z;
     const double delta = std::abs(x - s->median);
+    // A subject idle most hours has median 0, and any use scores infinite:
+    // then only an hour beyond twice its busiest hour of the baseline counts.
+    const double busiest = *std::max_element(baseline.begin(), baseline.end());
     a.flagged = std::abs(s->z) >= options.threshold &&
-                delta >= static_cast<double>(options.min_delta) && delta >= 0.5 * s->median;
+                delta >= static_cast<double>(options.min_delta) && delta >= 0.5 * s->median &&
+                (s->median > 0 || x > 2 * busiest);
     out.push_back(std::move(a));
   };
   score("events", [](const Usage& u) { return u.events; });

@@ -5,8 +5,10 @@
 // and each subject is its own reference: 5,000 requests an hour is normal for
 // one customer and alarming for another. An hour is flagged when its score
 // passes `threshold` and it differs from the baseline median by at least
-// `min_delta` units and half the median (so that a quiet subject's third
-// request, or a 20 % wobble of a steady one, is not an alert).
+// `min_delta` units and half the median (so that a 20 % wobble of a steady
+// subject is not an alert). A subject idle in most hours (median 0) scores
+// infinite for any use at all: its hour is flagged only when it is more than
+// twice its busiest hour of the baseline.
 //
 // Scored: events and every sum or count meter, of subjects whose first event
 // is at least a day before the hour (a new subject has no baseline yet).

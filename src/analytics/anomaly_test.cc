@@ -78,5 +78,18 @@ TEST(AnomalyTest, AFlatBaselineGivesAFiniteScoreInTheAlert) {
   EXPECT_EQ(alert.detail.find("inf"), std::string::npos) << alert.detail;
 }
 
+TEST(AnomalyTest, ASparseSubjectIsFlaggedOnlyBeyondTwiceItsBusiestHour) {
+  Rollups rollups(DefaultMeters());
+  uint64_t seq = 0;
+  // Active one hour in ten (4 events), idle otherwise: median 0.
+  Feed(rollups, "sparse", 193, [](int h) { return h == 192 ? 6 : (h % 10 == 0 ? 4 : 0); }, seq);
+  EXPECT_TRUE(DetectAnomalies(rollups, kT0 + 192 * kMicrosPerHour).empty())
+      << "6 events is not twice its busiest hour (4)";
+  Rollups burst(DefaultMeters());
+  seq = 0;
+  Feed(burst, "sparse", 193, [](int h) { return h == 192 ? 60 : (h % 10 == 0 ? 4 : 0); }, seq);
+  EXPECT_EQ(DetectAnomalies(burst, kT0 + 192 * kMicrosPerHour).size(), 3u);
+}
+
 }  // namespace
 }  // namespace tally

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "core/varint.h"
 
@@ -99,15 +100,23 @@ class Rollups::Accumulator {
   explicit Accumulator(const std::vector<Meter>& meters)
       : meters_(meters), values_(meters.size(), 0), latest_(meters.size()) {
     for (size_t m = 0; m < meters.size(); ++m) {
-      if (meters[m].aggregation == Aggregation::kUniqueCount) {
-        if (uniques_.empty()) uniques_.resize(meters.size());
-      }
+      const Aggregation a = meters[m].aggregation;
+      if (a == Aggregation::kUniqueCount && uniques_.empty()) uniques_.resize(meters.size());
+      simple_ &= a == Aggregation::kSum || a == Aggregation::kCount;
     }
   }
 
   void Add(const Cell& cell, const int64_t* values) {
     events_ += cell.events;
     errors_ += cell.errors;
+    if (simple_) {  // only sums and counts: the common case, kept tight
+      for (size_t m = 0; m < values_.size(); ++m) {
+        if (__builtin_add_overflow(values_[m], values[m], &values_[m])) {
+          values_[m] = std::numeric_limits<int64_t>::max();
+        }
+      }
+      return;
+    }
     for (size_t m = 0; m < meters_.size(); ++m) {
       switch (meters_[m].aggregation) {
         case Aggregation::kSum:
@@ -172,6 +181,7 @@ class Rollups::Accumulator {
   }
 
   const std::vector<Meter>& meters_;
+  bool simple_ = true;  // every meter is a sum or a count
   int64_t events_ = 0;
   int64_t errors_ = 0;
   std::vector<int64_t> values_;
@@ -254,7 +264,13 @@ void AddErrorCode(std::vector<std::pair<std::string, int64_t>>& codes, const std
 
 void Rollups::Fold(uint64_t seq, const EventRecord& record) {
   const Event& e = record.event;
-  const uint32_t type = TypeId(e.type);
+  // Events come in runs of one type: skip the shared lock and the lookup.
+  if (!fold_type_valid_ || e.type != fold_type_name_) {
+    fold_type_id_ = TypeId(e.type);
+    fold_type_name_ = e.type;
+    fold_type_valid_ = true;
+  }
+  const uint32_t type = fold_type_id_;
   const int32_t hour = HourOf(e.time);
   const bool error = !e.context.error_code.empty();
   folded_.fetch_add(1, std::memory_order_relaxed);
@@ -303,7 +319,7 @@ void Rollups::Fold(uint64_t seq, const EventRecord& record) {
   delta.type = type;
   delta.events = 1;
   delta.errors = error ? 1 : 0;
-  std::vector<int64_t> delta_values(stride_, 0);
+  absl::InlinedVector<int64_t, 8> delta_values(stride_, 0);
 
   cell.events += 1;
   cell.errors += delta.errors;
@@ -396,7 +412,14 @@ void Rollups::Fold(uint64_t seq, const EventRecord& record) {
 
   {
     std::lock_guard<std::mutex> endpoint_lock(endpoints_mu_);
-    const uint32_t endpoint = EndpointId(type, e.context.endpoint);
+    if (!fold_endpoint_valid_ || type != fold_endpoint_type_ ||
+        e.context.endpoint != fold_endpoint_name_) {
+      fold_endpoint_id_ = EndpointId(type, e.context.endpoint);
+      fold_endpoint_type_ = type;
+      fold_endpoint_name_ = e.context.endpoint;
+      fold_endpoint_valid_ = true;
+    }
+    const uint32_t endpoint = fold_endpoint_id_;
     const EndpointKey ekey{hour, type, endpoint};
     auto& slot = endpoint_cells_[ekey];
     if (!slot) slot = std::make_unique<EndpointCell>();
@@ -779,6 +802,20 @@ std::vector<std::pair<std::string, int64_t>> Rollups::ErrorCodes(
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
   return codes;
+}
+
+int64_t Rollups::CountActiveSubjects(Micros from, Micros to) const {
+  const int32_t first = FirstHourFrom(from);
+  const int32_t last = FirstHourFrom(to);
+  int64_t active = 0;
+  for (const auto& shard_ptr : shards_) {
+    std::lock_guard<std::mutex> lock(shard_ptr->mu);
+    for (const auto& [subject, s] : shard_ptr->subjects) {
+      auto it = std::lower_bound(s->cells.begin(), s->cells.end(), std::pair(first, uint32_t{0}));
+      active += it != s->cells.end() && it->hour < last;
+    }
+  }
+  return active;
 }
 
 std::vector<int64_t> Rollups::ActiveSubjectsPerHour(Micros from, Micros to) const {

@@ -121,6 +121,8 @@ class Rollups final : public RollupSink {
   // subject or (empty) of everyone.
   std::vector<std::pair<std::string, int64_t>> ErrorCodes(Micros from, Micros to,
                                                           const std::string& subject = "") const;
+  // How many subjects have events in the hours in [from, to).
+  int64_t CountActiveSubjects(Micros from, Micros to) const;
   // Distinct subjects with events in each hour of [from, to) (index 0 = the
   // hour containing `from`).
   std::vector<int64_t> ActiveSubjectsPerHour(Micros from, Micros to) const;
@@ -180,6 +182,15 @@ class Rollups final : public RollupSink {
   std::vector<EndpointKey> dirty_endpoints_ ABSL_GUARDED_BY(endpoints_mu_);
 
   std::atomic<uint64_t> folded_{0};
+  // Fold's memo of the last type and endpoint it looked up (only the thread
+  // that folds touches them: type and endpoint ids never change once given).
+  bool fold_type_valid_ = false;
+  std::string fold_type_name_;
+  uint32_t fold_type_id_ = 0;
+  bool fold_endpoint_valid_ = false;
+  uint32_t fold_endpoint_type_ = 0;
+  std::string fold_endpoint_name_;
+  uint32_t fold_endpoint_id_ = 0;
   // Events folded per received second, a ring of the last kRecentSeconds:
   // written by Fold (one thread), read by EventsPerSecond.
   static constexpr int kRecentSeconds = 64;

@@ -140,6 +140,8 @@ TEST(RollupsTest, SystemSeriesAndTotalsEqualRecomputation) {
   }
   const auto totals = rollups.SubjectTotals(kT0 + kMicrosPerDay, kT0 + 4 * kMicrosPerDay);
   ASSERT_EQ(totals.size(), 3u);
+  EXPECT_EQ(rollups.CountActiveSubjects(kT0 + kMicrosPerDay, kT0 + 4 * kMicrosPerDay), 3);
+  EXPECT_EQ(rollups.CountActiveSubjects(kT0 - kMicrosPerDay, kT0), 0);
   for (const auto& [subject, usage] : totals) {
     EXPECT_EQ(usage, Recompute(meters, events, subject, kT0 + kMicrosPerDay,
                                kT0 + 4 * kMicrosPerDay, ""))

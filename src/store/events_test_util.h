@@ -95,8 +95,8 @@ inline EventRecord ScanFixtureEvent(int i) {
   r.org = i % 4 == 0 ? "acme" : "";
   r.origin = i % 5 == 0 ? EventRecord::Origin::kConsume : EventRecord::Origin::kTrack;
   if (i % 2 == 1) {
-    r.event.context = {"sess-" + std::to_string(i), "203.0.113.1", "curl/8", "/v1/x", "POST",
-                       i, i % 3 == 0 ? "E_X" : ""};
+    r.event.context = {"sess-" + std::to_string(i), "203.0.113.1", "curl/8", "/v1/x", "POST", i,
+                       i % 3 == 0 ? "E_X" : ""};
   }
   r.effects = {{Scope::kSubject, "tokens", 0, 100'000, 10 * i, 0}};
   return r;
@@ -183,8 +183,8 @@ inline void ExpectScanQueries(Store& store, const SeqEvents& model) {
   for (const auto& [query, count] : queries) {
     const SeqEvents got = ScanAllEvents(store, query);
     EXPECT_EQ(got, Filter(model, query))
-        << "from " << query.from << " to " << query.to << " subject " << query.subject
-        << " type " << query.type << " after " << query.after_seq << " upto " << query.upto_seq;
+        << "from " << query.from << " to " << query.to << " subject " << query.subject << " type "
+        << query.type << " after " << query.after_seq << " upto " << query.upto_seq;
     if (count > 0) {
       EXPECT_EQ(got.size(), count) << query.subject << query.type << query.from;
     }

@@ -108,7 +108,7 @@ HandlerResult SystemUsage(ServerContext& ctx, HttpRequest& request) {
       {"to", TimeJson(to)},
       {"timezone", zone->name},
       {"totals", UsageJson(total, all, rollups)},
-      {"active_subjects", static_cast<int64_t>(rollups.SubjectTotals(from, to).size())},
+      {"active_subjects", rollups.CountActiveSubjects(from, to)},
       {"peak_active_subjects_per_hour",
        active_per_hour.empty() ? 0 : *std::max_element(active_per_hour.begin(), active_per_hour.end())},
       {"events_per_second",

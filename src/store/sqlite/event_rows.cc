@@ -48,9 +48,8 @@ absl::Status ReadEventRow(sqlite3_stmt* s, EventRecord* r) {
   Assign(ColumnText(s, kEvEndpoint), &c.endpoint);
   Assign(ColumnText(s, kEvMethod), &c.method);
   sqlite3_value* processing_ms = sqlite3_column_value(s, kEvProcessingMs);
-  c.processing_ms = sqlite3_value_type(processing_ms) == SQLITE_NULL
-                        ? -1
-                        : sqlite3_value_int64(processing_ms);
+  c.processing_ms =
+      sqlite3_value_type(processing_ms) == SQLITE_NULL ? -1 : sqlite3_value_int64(processing_ms);
   Assign(ColumnText(s, kEvErrorCode), &c.error_code);
   return absl::OkStatus();
 }

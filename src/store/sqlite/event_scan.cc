@@ -24,8 +24,8 @@ class EventScanConnection {
   static absl::StatusOr<std::unique_ptr<EventScanConnection>> Open(const std::string& path,
                                                                    const EventQuery& query) {
     sqlite3* raw = nullptr;
-    const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                                   nullptr);
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
     Connection db(raw);
     if (rc != SQLITE_OK) return OpenError(db.get(), rc, path);
     sqlite3_extended_result_codes(db.get(), 1);
@@ -41,8 +41,8 @@ class EventScanConnection {
     absl::StatusOr<Statement> rows = Statement::Prepare(c->db_.get(), sql.c_str(), path);
     if (!rows.ok()) return rows.status();
     c->rows_ = *std::move(rows);
-    absl::StatusOr<Statement> first = Statement::Prepare(
-        c->db_.get(), "SELECT min(seq) FROM events WHERE seq > ?1", path);
+    absl::StatusOr<Statement> first =
+        Statement::Prepare(c->db_.get(), "SELECT min(seq) FROM events WHERE seq > ?1", path);
     if (!first.ok()) return first.status();
     c->first_after_ = *std::move(first);
     // The statement keeps pointers to the query's strings: copy them.
@@ -272,7 +272,7 @@ class ParallelEventScan {
   const uint64_t start_, upto_, window_;
   const uint64_t windows_;  // (start_ + k * window_, ...] for k < windows_ cover up to upto_
 
-  std::mutex mu_;  // guards every Worker's `ready` and `free`, and stopping_
+  std::mutex mu_;                     // guards every Worker's `ready` and `free`, and stopping_
   std::condition_variable ready_cv_;  // a batch was handed to the caller
   std::condition_variable free_cv_;   // a batch was given back, or stopping_
   bool stopping_ = false;

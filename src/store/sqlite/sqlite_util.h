@@ -53,8 +53,7 @@ class Statement {
  public:
   Statement() = default;
 
-  static absl::StatusOr<Statement> Prepare(sqlite3* db, const char* sql,
-                                           const std::string& path);
+  static absl::StatusOr<Statement> Prepare(sqlite3* db, const char* sql, const std::string& path);
 
   sqlite3_stmt* get() const { return stmt_.get(); }
 
