@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "bench_util.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -59,8 +60,8 @@ RunResult RunOnce(bool strict, int threads, int batch, int64_t events, int subje
     pool.emplace_back([&, t] {
       auto make = [&](int64_t n) {
         Event e;
-        e.id = "t" + std::to_string(t) + "-" + std::to_string(n);
-        e.subject = "user" + std::to_string((n * 7919 + t) % subjects);
+        e.id = absl::StrCat("t", t, "-", n);
+        e.subject = absl::StrCat("user", (n * 7919 + t) % subjects);
         e.type = "correction";
         e.data = {{"chars", 523}, {"tokens", 1200}};
         e.context.endpoint = "/v1/correct";

@@ -284,11 +284,17 @@ void Rollups::Fold(uint64_t seq, const EventRecord& record) {
     events_in_slot_[slot].fetch_add(1, std::memory_order_relaxed);
   }
 
-  Shard& shard = ShardOf(e.subject);
+  const bool same_subject = fold_subject_ != nullptr && e.subject == fold_subject_name_;
+  Shard& shard = same_subject ? *fold_shard_ : ShardOf(e.subject);
   std::unique_lock<std::mutex> lock(shard.mu);
-  auto [sit, new_subject] = shard.subjects.try_emplace(e.subject);
-  if (new_subject) sit->second = std::make_unique<SubjectCells>();
-  SubjectCells& s = *sit->second;
+  if (!same_subject) {
+    auto [sit, new_subject] = shard.subjects.try_emplace(e.subject);
+    if (new_subject) sit->second = std::make_unique<SubjectCells>();
+    fold_subject_ = sit->second.get();
+    fold_subject_name_ = e.subject;
+    fold_shard_ = &shard;
+  }
+  SubjectCells& s = *fold_subject_;
   const auto key = std::pair(hour, type);
   size_t i = s.cells.size();
   if (i == 0 || std::pair(s.cells.back().hour, s.cells.back().type) != key) {
@@ -374,12 +380,16 @@ void Rollups::Fold(uint64_t seq, const EventRecord& record) {
 
   {
     std::lock_guard<std::mutex> system_lock(system_mu_);
-    auto& slot = system_[hour];
-    if (!slot) {
-      slot = std::make_unique<SystemHour>();
-      slot->values.assign(stride_, 0);
+    if (fold_system_ == nullptr || fold_system_hour_ != hour) {
+      auto& slot = system_[hour];
+      if (!slot) {
+        slot = std::make_unique<SystemHour>();
+        slot->values.assign(stride_, 0);
+      }
+      fold_system_ = slot.get();
+      fold_system_hour_ = hour;
     }
-    SystemHour& h = *slot;
+    SystemHour& h = *fold_system_;
     h.events += 1;
     h.errors += delta.errors;
     h.active_subjects += new_subject_hour ? 1 : 0;
@@ -419,11 +429,14 @@ void Rollups::Fold(uint64_t seq, const EventRecord& record) {
       fold_endpoint_name_ = e.context.endpoint;
       fold_endpoint_valid_ = true;
     }
-    const uint32_t endpoint = fold_endpoint_id_;
-    const EndpointKey ekey{hour, type, endpoint};
-    auto& slot = endpoint_cells_[ekey];
-    if (!slot) slot = std::make_unique<EndpointCell>();
-    EndpointCell& c = *slot;
+    const EndpointKey ekey{hour, type, fold_endpoint_id_};
+    if (fold_endpoint_cell_ == nullptr || fold_endpoint_key_ != ekey) {
+      auto& slot = endpoint_cells_[ekey];
+      if (!slot) slot = std::make_unique<EndpointCell>();
+      fold_endpoint_cell_ = slot.get();
+      fold_endpoint_key_ = ekey;
+    }
+    EndpointCell& c = *fold_endpoint_cell_;
     c.events += 1;
     c.errors += delta.errors;
     if (e.context.processing_ms >= 0) c.latency.Add(e.context.processing_ms);

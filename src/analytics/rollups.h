@@ -191,6 +191,15 @@ class Rollups final : public RollupSink {
   uint32_t fold_endpoint_type_ = 0;
   std::string fold_endpoint_name_;
   uint32_t fold_endpoint_id_ = 0;
+  // ... and the last system hour and endpoint cell it added to (cells are
+  // never freed, so the pointers stay valid; read under their mutexes).
+  SubjectCells* fold_subject_ = nullptr;  // used under fold_shard_->mu
+  std::string fold_subject_name_;
+  Shard* fold_shard_ = nullptr;
+  SystemHour* fold_system_ = nullptr;
+  int32_t fold_system_hour_ = 0;
+  EndpointCell* fold_endpoint_cell_ = nullptr;
+  EndpointKey fold_endpoint_key_{};
   // Events folded per received second, a ring of the last kRecentSeconds:
   // written by Fold (one thread), read by EventsPerSecond.
   static constexpr int kRecentSeconds = 64;

@@ -17,6 +17,7 @@
 #include "store/codec.h"
 #include "store/sqlite/event_rows.h"
 #include "store/sqlite/event_scan.h"
+#include "store/sqlite/rollup_folder.h"
 #include "store/sqlite/sqlite_util.h"
 
 namespace tally {
@@ -568,7 +569,14 @@ class SqliteStore::Writer {
   absl::Status WriteBatch(const std::vector<PendingAppend>& batch) {
     persisted_rollups_ = false;
     uint64_t last_seq = 0;
+    if (folder_) {  // fold on the folder's thread while this thread writes
+      std::vector<RollupFolder::Append> appends;
+      appends.reserve(batch.size());
+      for (const PendingAppend& append : batch) appends.emplace_back(append.first_seq, &append.records);
+      folder_->Start(std::move(appends));
+    }
     absl::Status status = Transaction([&] { return WriteRecords(batch, &last_seq); });
+    if (folder_) folder_->Wait();  // before the batch is freed
     if (!status.ok()) {
       failed_ = true;
       return status;
@@ -640,7 +648,8 @@ class SqliteStore::Writer {
         clock_(clock),
         path_(std::move(path)),
         sink_(sink),
-        flush_interval_(flush_interval) {}
+        flush_interval_(flush_interval),
+        folder_(sink != nullptr ? std::make_unique<RollupFolder>(sink) : nullptr) {}
 
   // Runs `body` in a BEGIN IMMEDIATE ... COMMIT transaction; rolls back if
   // anything fails.
@@ -673,6 +682,7 @@ class SqliteStore::Writer {
     }
     if (checkpointed) TALLY_SQLITE_RETURN_IF_ERROR(Run(prune_checkpoints_));
     if (sink_ != nullptr && clock_->Now() >= next_rollup_flush_) {
+      if (folder_) folder_->Wait();  // the persist reflects every event up to last_seq
       TALLY_SQLITE_RETURN_IF_ERROR(PersistRollups(*last_seq));
       persisted_rollups_ = true;
     }
@@ -770,9 +780,7 @@ class SqliteStore::Writer {
   absl::Status WriteEvent(uint64_t seq, const EventRecord& r) {
     const uint64_t id_hash = BindEvent(insert_event_, seq, r);
     dedup_.Add(DedupEntry{id_hash, r.fingerprint, r.received, seq});
-    TALLY_SQLITE_RETURN_IF_ERROR(Run(insert_event_));
-    if (sink_ != nullptr) sink_->Fold(seq, r);
-    return absl::OkStatus();
+    return Run(insert_event_);  // folded by folder_, beside this transaction
   }
 
   // Binds event `r` numbered `seq` to kInsertEventSql or kRestoreEventSql
@@ -868,6 +876,8 @@ class SqliteStore::Writer {
   const std::string path_;
   RollupSink* const sink_;  // may be null
   const Micros flush_interval_;
+  // Folds each batch into sink_ while the batch is written (null without a sink).
+  const std::unique_ptr<RollupFolder> folder_;
   Statement begin_, commit_, insert_event_, restore_event_, insert_ledger_, insert_dedup_,
       upsert_subject_, upsert_org_, upsert_tier_, upsert_key_, insert_audit_, insert_alert_,
       insert_checkpoint_, prune_checkpoints_, set_last_seq_, upsert_rollup_, set_rollup_seq_,
