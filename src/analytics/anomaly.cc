@@ -10,7 +10,7 @@
 namespace tally {
 namespace {
 
-constexpr int kMinHistoryHours = 24;
+constexpr int kMinBaselineDays = 8;  // RobustZScore's minimum
 
 Micros HourStart(Micros t) {
   Micros h = t / kMicrosPerHour;
@@ -30,25 +30,28 @@ double Finite(double z) {
 std::vector<Anomaly> ScoreSubjectHour(const Rollups& rollups, const std::string& subject,
                                       Micros hour, const AnomalyOptions& options) {
   const Micros start = HourStart(hour);
+  const int hours = options.baseline_days * 24;
   std::vector<Micros> boundaries;
-  boundaries.reserve(options.baseline_hours + 2);
-  for (int i = options.baseline_hours; i >= -1; --i) {
-    boundaries.push_back(start - static_cast<Micros>(i) * kMicrosPerHour);
-  }
+  boundaries.reserve(hours + 2);
+  for (int i = hours; i >= -1; --i) boundaries.push_back(start - static_cast<Micros>(i) * kMicrosPerHour);
   const std::vector<Bucket> series = rollups.SubjectSeries(subject, boundaries);
   if (series.size() < 2) return {};
-  // A subject needs history to have a baseline: its first event must be at
-  // least kMinHistoryHours before the hour scored.
+  // The baseline: the same hour of each earlier day since the subject's first
+  // event (the days before it existed say nothing about it).
   size_t first_active = 0;
   while (first_active + 1 < series.size() && series[first_active].usage.events == 0) ++first_active;
-  if (series.size() - 1 - first_active < static_cast<size_t>(kMinHistoryHours)) return {};
+  std::vector<size_t> days;
+  for (size_t i = 0; i + 1 < series.size(); i += 24) {
+    if (i >= first_active) days.push_back(i);
+  }
+  if (days.size() < static_cast<size_t>(kMinBaselineDays)) return {};
   const std::vector<Meter>& meters = rollups.meters();
 
   std::vector<Anomaly> out;
   auto score = [&](const std::string& name, auto value_of) {
     std::vector<double> baseline;
-    baseline.reserve(series.size() - 1);
-    for (size_t i = 0; i + 1 < series.size(); ++i) baseline.push_back(value_of(series[i].usage));
+    baseline.reserve(days.size());
+    for (size_t i : days) baseline.push_back(value_of(series[i].usage));
     const auto x = static_cast<double>(value_of(series.back().usage));
     const std::optional<RobustScore> s = RobustZScore(baseline, x);
     if (!s) return;
@@ -81,7 +84,7 @@ std::vector<Anomaly> ScoreSubjectHour(const Rollups& rollups, const std::string&
 std::vector<Anomaly> DetectAnomalies(const Rollups& rollups, Micros hour,
                                      const AnomalyOptions& options) {
   const Micros start = HourStart(hour);
-  const Micros baseline_start = start - static_cast<Micros>(options.baseline_hours) * kMicrosPerHour;
+  const Micros baseline_start = start - static_cast<Micros>(options.baseline_days) * kMicrosPerDay;
   std::vector<Anomaly> flagged;
   for (const auto& [subject, usage] :
        rollups.SubjectTotals(baseline_start, start + kMicrosPerHour)) {

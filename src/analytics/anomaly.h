@@ -1,5 +1,7 @@
 // Unusual usage: each subject's usage in one hour scored against its own
-// trailing baseline with a robust (median/MAD) z-score (analytics/stats.h).
+// trailing baseline — the same hour of day on each of the 14 days before, so
+// that a daily rhythm (busy afternoons, quiet nights) is not unusual — with a
+// robust (median/MAD) z-score (analytics/stats.h).
 //
 // A robust score is not dragged along by the spikes already in the baseline,
 // and each subject is its own reference: 5,000 requests an hour is normal for
@@ -10,8 +12,8 @@
 // infinite for any use at all: its hour is flagged only when it is more than
 // twice its busiest hour of the baseline.
 //
-// Scored: events and every sum or count meter, of subjects whose first event
-// is at least a day before the hour (a new subject has no baseline yet).
+// Scored: events and every sum or count meter, of subjects with at least 8
+// baseline days since their first event (a new subject has no baseline yet).
 //
 // Thread-safety: pure functions over a thread-safe Rollups.
 #ifndef TALLY_ANALYTICS_ANOMALY_H_
@@ -26,7 +28,7 @@
 namespace tally {
 
 struct AnomalyOptions {
-  int baseline_hours = 168;  // the week before the hour
+  int baseline_days = 14;  // the same hour of each of the days before
   double threshold = 3.5;    // |z| at or above this is unusual
   int64_t min_delta = 5;     // and |value - median| at least this
 };
