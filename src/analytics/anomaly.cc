@@ -48,10 +48,17 @@ std::vector<Anomaly> ScoreSubjectHour(const Rollups& rollups, const std::string&
   const std::vector<Meter>& meters = rollups.meters();
 
   std::vector<Anomaly> out;
+  // The subject's own units per event, over the whole baseline span: a meter
+  // must move by at least min_delta events' worth of it.
+  double span_events = 0;
+  for (size_t i = 0; i + 1 < series.size(); ++i) span_events += static_cast<double>(series[i].usage.events);
   auto score = [&](const std::string& name, auto value_of) {
     std::vector<double> baseline;
     baseline.reserve(days.size());
     for (size_t i : days) baseline.push_back(value_of(series[i].usage));
+    double span_units = 0;
+    for (size_t i = 0; i + 1 < series.size(); ++i) span_units += static_cast<double>(value_of(series[i].usage));
+    const double per_event = span_events > 0 ? span_units / span_events : 1.0;
     const auto x = static_cast<double>(value_of(series.back().usage));
     const std::optional<RobustScore> s = RobustZScore(baseline, x);
     if (!s) return;
@@ -68,7 +75,8 @@ std::vector<Anomaly> ScoreSubjectHour(const Rollups& rollups, const std::string&
     // then only an hour beyond twice its busiest hour of the baseline counts.
     const double busiest = *std::max_element(baseline.begin(), baseline.end());
     a.flagged = std::abs(s->z) >= options.threshold &&
-                delta >= static_cast<double>(options.min_delta) && delta >= 0.5 * s->median &&
+                delta >= static_cast<double>(options.min_delta) * std::max(per_event, 1e-9) &&
+                delta >= 0.5 * s->median &&
                 (s->median > 0 || x > 2 * busiest);
     out.push_back(std::move(a));
   };

@@ -7,8 +7,10 @@
 // and each subject is its own reference: 5,000 requests an hour is normal for
 // one customer and alarming for another. An hour is flagged when its score
 // passes `threshold` and it differs from the baseline median by at least
-// `min_delta` units and half the median (so that a 20 % wobble of a steady
-// subject is not an alert). A subject idle in most hours (median 0) scores
+// `min_delta` events' worth of the meter (the subject's own units per event:
+// 10 events, or 10 × its average chars per event, ...) and by half the median
+// (so that Poisson noise of a light subject, or a 20 % wobble of a steady one,
+// is not an alert). A subject idle in most hours (median 0) scores
 // infinite for any use at all: its hour is flagged only when it is more than
 // twice its busiest hour of the baseline.
 //
@@ -30,7 +32,7 @@ namespace tally {
 struct AnomalyOptions {
   int baseline_days = 14;  // the same hour of each of the days before
   double threshold = 3.5;    // |z| at or above this is unusual
-  int64_t min_delta = 5;     // and |value - median| at least this
+  int64_t min_delta = 10;    // and |value - median| at least this many events' worth
 };
 
 struct Anomaly {

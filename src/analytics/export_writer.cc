@@ -379,7 +379,12 @@ void AppendEventJson(uint64_t seq, const EventRecord& r, std::string& out) {
   out += ",\"data\":{";
   bool first_datum = true;
   for (const auto& [key, value] : e.data) {
-    JsonKey(key, first_datum, out);  // keys are [A-Za-z0-9_.-]: nothing to escape
+    // Keys the API accepts need no escaping, but restored or imported rows
+    // are not checked as strictly: quote them properly.
+    if (!first_datum) out += ',';
+    first_datum = false;
+    AppendJsonQuoted(key, out);
+    out += ':';
     AppendInt(value, out);
   }
   out += '}';

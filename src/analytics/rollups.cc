@@ -227,12 +227,12 @@ std::vector<std::string> Rollups::Types() const {
   return type_names_;
 }
 
-uint32_t Rollups::EndpointId(uint32_t type, const std::string& endpoint) {
+uint32_t Rollups::EndpointId(uint32_t type, const std::string& endpoint, bool capped) {
   // REQUIRES endpoints_mu_ (called from Fold and Load under it).
   auto key = std::pair(type, endpoint);
   auto it = endpoint_ids_.find(key);
   if (it != endpoint_ids_.end()) return it->second;
-  if (endpoint_names_.size() >= kMaxEndpoints) {
+  if (capped && endpoint_names_.size() >= kMaxEndpoints) {
     key.second = std::string(kOtherEndpoint);
     it = endpoint_ids_.find(key);
     if (it != endpoint_ids_.end()) return it->second;
@@ -424,7 +424,7 @@ void Rollups::Fold(uint64_t seq, const EventRecord& record) {
     std::lock_guard<std::mutex> endpoint_lock(endpoints_mu_);
     if (!fold_endpoint_valid_ || type != fold_endpoint_type_ ||
         e.context.endpoint != fold_endpoint_name_) {
-      fold_endpoint_id_ = EndpointId(type, e.context.endpoint);
+      fold_endpoint_id_ = EndpointId(type, e.context.endpoint, /*capped=*/true);
       fold_endpoint_type_ = type;
       fold_endpoint_name_ = e.context.endpoint;
       fold_endpoint_valid_ = true;
@@ -562,7 +562,9 @@ absl::Status Rollups::Load(const RollupRow& row) {
     if (!r.ok() || !r.AtEnd() || !sketch) return corrupt("truncated");
     c.latency = *std::move(sketch);
     std::lock_guard<std::mutex> lock(endpoints_mu_);
-    const uint32_t endpoint = EndpointId(type, row.key);
+    // Every persisted row keeps its own id, over the cap too: folding it into
+    // "(other)" would write its counts a second time under that key.
+    const uint32_t endpoint = EndpointId(type, row.key, /*capped=*/false);
     auto& slot = endpoint_cells_[EndpointKey{hour, type, endpoint}];
     if (!slot) slot = std::make_unique<EndpointCell>();
     slot->events += c.events;
@@ -845,9 +847,11 @@ std::vector<int64_t> Rollups::ActiveSubjectsPerHour(Micros from, Micros to) cons
 std::vector<EndpointUsage> Rollups::Endpoints(Micros from, Micros to) const {
   const int32_t first = FirstHourFrom(from);
   const int32_t last = FirstHourFrom(to);
-  std::vector<std::string> type_names = Types();
   std::map<uint32_t, EndpointUsage> by_endpoint;
   std::lock_guard<std::mutex> lock(endpoints_mu_);
+  // After the lock: every endpoint's type was interned before its cell was
+  // added (Fold and Load intern the type first), so the copy covers them.
+  const std::vector<std::string> type_names = Types();
   for (auto it = endpoint_cells_.lower_bound(EndpointKey{first, 0, 0});
        it != endpoint_cells_.end() && std::get<0>(it->first) < last; ++it) {
     const uint32_t id = std::get<2>(it->first);

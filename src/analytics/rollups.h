@@ -152,7 +152,9 @@ class Rollups final : public RollupSink {
   uint32_t TypeId(const std::string& type);
   // The type's id if known.
   std::optional<uint32_t> FindType(const std::string& type) const;
-  uint32_t EndpointId(uint32_t type, const std::string& endpoint);
+  // The id of a type × endpoint, given on first sight; with `capped`, past
+  // kMaxEndpoints ids a new one maps to "(other)".
+  uint32_t EndpointId(uint32_t type, const std::string& endpoint, bool capped);
   Shard& ShardOf(const std::string& subject) const;
   // Adds `cell` (with its meter values) to the system-wide hour.
   void AddToSystem(const Cell& cell, const int64_t* values, bool new_subject_hour);

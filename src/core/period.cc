@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <utility>
 
@@ -118,9 +120,21 @@ std::optional<absl::TimeZone> LoadZone(std::string_view name) {
            (c >= '0' && c <= '9') || c == '/' || c == '_' || c == '-' ||
            c == '+';
   });
-  if (name.empty() || !safe_chars || name.front() == '/' ||
+  if (name.empty() || name.size() > 64 || !safe_chars || name.front() == '/' ||
       name.find("..") != std::string_view::npos || name == "localtime") {
     return std::nullopt;
+  }
+  // absl caches every name it is asked for, unknown ones too: look for the
+  // zone's file first, so that clients sending made-up names cannot grow it.
+  if (name != "UTC") {
+    const char* dir = std::getenv("TZDIR");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(
+            std::filesystem::path(dir != nullptr && *dir != '\0' ? dir : "/usr/share/zoneinfo") /
+                std::string(name),
+            ec)) {
+      return std::nullopt;
+    }
   }
   absl::TimeZone tz;
   if (!absl::LoadTimeZone(std::string(name), &tz)) return std::nullopt;

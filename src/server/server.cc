@@ -131,8 +131,8 @@ absl::Status Serve(Engine& engine, Store& store, const Clock& clock, const Serve
     if (absl::Status s = WritePrivateFile(params.port_file, server.address() + "\n"); !s.ok()) return s;
   }
   // Background jobs, off the I/O threads.
+  std::unique_ptr<AnomalyJob> anomalies;  // outlives the scheduler that runs it
   Scheduler scheduler;
-  std::unique_ptr<AnomalyJob> anomalies;
   if (params.rollups != nullptr) {
     anomalies = std::make_unique<AnomalyJob>(params.rollups, &store, &clock);
     scheduler.Every("anomalies", std::chrono::minutes(1), [&anomalies] {

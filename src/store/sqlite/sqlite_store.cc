@@ -13,6 +13,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "core/event.h"
 #include "store/codec.h"
 #include "store/sqlite/event_rows.h"
@@ -1292,6 +1293,19 @@ absl::StatusOr<uint64_t> SqliteStore::DeleteEvents(Micros before, uint64_t upto_
         writer_->DeleteEventsChunk(cursor, limit, before, &cursor, &deleted));
     total += deleted;
   }
+  if (total > 0) {
+    // The log no longer holds every event up to `limit`: a replay from
+    // before it would count too little, so Replay refuses one (see there).
+    std::lock_guard<std::mutex> lock(db_mu_);
+    const std::string sql = absl::StrCat(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES('events_deleted_upto', max(", limit,
+        ", ifnull((SELECT value FROM meta WHERE key = 'events_deleted_upto'), 0)));"
+        " INSERT OR REPLACE INTO meta(key, value) VALUES('events_deleted', ", total,
+        " + ifnull((SELECT value FROM meta WHERE key = 'events_deleted'), 0))");
+    if (const int rc = sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+      return WriteError(db_.get(), rc, path_);
+    }
+  }
   return total;
 }
 
@@ -1318,6 +1332,15 @@ absl::StatusOr<uint64_t> SqliteStore::RestoreEvents(
     std::lock_guard<std::mutex> lock(db_mu_);
     TALLY_SQLITE_RETURN_IF_ERROR(writer_->RestoreEventsChunk(
         events.data() + i, std::min(chunk, events.size() - i), &inserted));
+  }
+  if (inserted > 0) {
+    // Once every deleted event is back, the log is whole again (Replay).
+    std::lock_guard<std::mutex> lock(db_mu_);
+    const std::string sql = absl::StrCat(
+        "UPDATE meta SET value = max(0, value - ", inserted, ") WHERE key = 'events_deleted'");
+    if (const int rc = sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+      return WriteError(db_.get(), rc, path_);
+    }
   }
   return inserted;
 }
@@ -1373,6 +1396,24 @@ absl::Status SqliteStore::Replay(
     const std::function<absl::Status(uint64_t seq, const LogRecord&)>& fn) {
   std::lock_guard<std::mutex> lock(db_mu_);
   sqlite3* db = db_.get();
+  {
+    absl::StatusOr<Statement> floor = Statement::Prepare(
+        db,
+        "SELECT value FROM meta WHERE key = 'events_deleted_upto'"
+        " AND (SELECT value FROM meta WHERE key = 'events_deleted') > 0",
+        path_);
+    if (!floor.ok()) return floor.status();
+    if (sqlite3_step(floor->get()) == SQLITE_ROW) {
+      const auto deleted_upto = static_cast<uint64_t>(sqlite3_column_int64(floor->get(), 0));
+      if (after_seq < deleted_upto) {
+        return absl::DataLossError(absl::StrCat(
+            path_, ": cannot replay the log from seq ", after_seq, ": events up to seq ",
+            deleted_upto, " were archived and deleted (retention), so the counters would come out "
+            "too low. Restore the archives first (tally import <archive-dir>/*.ndjson.zst), or "
+            "start from an intact checkpoint"));
+      }
+    }
+  }
   absl::StatusOr<Statement> events = Statement::Prepare(db, kSelectEventsSql, path_);
   if (!events.ok()) return events.status();
   absl::StatusOr<Statement> ledger = Statement::Prepare(db, kSelectLedgerSql, path_);

@@ -1820,6 +1820,31 @@ TEST_F(SqliteStoreTest, DeleteAndRestoreEventsRoundTrip) {
   EXPECT_EQ(ReplayAll(*store).size(), 36u);  // the 30 events and 6 grants
 }
 
+// With archived events gone, a replay from before them would undercount the
+// quotas: it is refused, until the archive is restored.
+TEST_F(SqliteStoreTest, ReplayFromBeforeDeletedEventsIsRefusedUntilTheyAreRestored) {
+  auto store = OpenOrDie();
+  testing::AppendScanFixture(*store);
+  std::vector<std::pair<uint64_t, EventRecord>> saved;
+  ASSERT_TRUE(store->ScanEvents({}, [&](uint64_t seq, const EventRecord& r) {
+    saved.emplace_back(seq, r);
+    return true;
+  }).ok());
+  absl::StatusOr<uint64_t> deleted = store->DeleteEvents(kEndOfTime, store->LastSeq());
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  ASSERT_EQ(*deleted, saved.size());
+  const absl::Status refused =
+      store->Replay(0, [](uint64_t, const LogRecord&) { return absl::OkStatus(); });
+  EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss) << refused;
+  EXPECT_NE(refused.message().find("archived"), std::string_view::npos) << refused;
+  EXPECT_TRUE(store->Replay(store->LastSeq(), [](uint64_t, const LogRecord&) {
+    return absl::OkStatus();
+  }).ok()) << "a replay after the deleted events is fine";
+
+  ASSERT_EQ(*store->RestoreEvents(saved), saved.size());
+  EXPECT_EQ(ReplayAll(*store).size(), 36u);
+}
+
 // A scan reads beside the writer and the shared reader, and sees the events
 // durable when it started.
 TEST_F(SqliteStoreTest, ScanEventsHoldsUpNeitherTheWriterNorTheReads) {
