@@ -405,12 +405,34 @@ TEST_F(ExporterTest, StopsWhenTheReaderStops) {
   ExportSources src;
   src.store = &store_;
   int chunks = 0;
+  int polls = 0;
   absl::Status s = RunExport(ExportRequest{}, src, [&](std::string chunk, uint64_t) {
+    if (chunk.empty()) return ++polls > 0;  // "still there?" between stretches
     EXPECT_GE(chunk.size(), kExportChunkBytes);
     return ++chunks < 2;
   });
   EXPECT_TRUE(absl::IsCancelled(s)) << s;
   EXPECT_EQ(chunks, 2);
+  EXPECT_GE(polls, 1);
+}
+
+// A filter that matches nothing writes nothing for the whole scan: the
+// reader is still asked between stretches, and leaving stops the scan.
+TEST_F(ExporterTest, ASilentScanStopsWhenTheReaderLeaves) {
+  for (int i = 0; i < 2000; ++i) {
+    Add("e" + std::to_string(i), "alice", "fix", At("2026-03-01T10:00:00Z") + i, {{"chars", i}});
+  }
+  ExportSources src;
+  src.store = &store_;
+  ExportRequest req;
+  req.type = "no-such-type";
+  int asked = 0;
+  absl::Status s = RunExport(req, src, [&](std::string chunk, uint64_t) {
+    EXPECT_TRUE(chunk.empty()) << "nothing matches";
+    return ++asked < 1;
+  });
+  EXPECT_TRUE(absl::IsCancelled(s)) << s;
+  EXPECT_EQ(asked, 1);
 }
 
 TEST(ExportRequestTest, ValidatesParameters) {

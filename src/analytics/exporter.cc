@@ -73,6 +73,13 @@ absl::Status ExportEvents(const ExportRequest& req, const ExportSources& src, co
   query.subject = req.subject;
   query.type = req.type;
   bool stopped = false;
+  // An empty chunk asks the reader whether it is still there: a filter that
+  // matches nothing for a long stretch still notices a reader gone.
+  query.keep_going = [&] {
+    if (emit(std::string(), writer.rows())) return true;
+    stopped = true;
+    return false;
+  };
   absl::Status status = src.store->ScanEvents(query, [&](uint64_t seq, const EventRecord& record) {
     if (!filter.empty() &&
         std::none_of(filter.begin(), filter.end(), [&](const Meter* m) { return m->Applies(record.event); })) {
@@ -125,6 +132,7 @@ absl::Status ExportUsage(const ExportRequest& req, const ExportSources& src, con
   writer.Begin(out.buffer());
   std::vector<std::vector<Bucket>> by_type(types.size());
   for (const std::string& subject : subjects) {
+    if (!emit(std::string(), writer.rows())) return absl::CancelledError("export stopped by its reader");
     absl::TimeZone zone = absl::UTCTimeZone();
     if (granularity != Granularity::kHour) {
       const std::string name = req.tz.empty() && src.timezone_of ? src.timezone_of(subject) : req.tz;

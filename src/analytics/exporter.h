@@ -74,7 +74,8 @@ struct ExportSources {
 };
 
 // Receives each chunk of the export, and the rows written so far; returns
-// false to stop the export.
+// false to stop the export. An empty chunk (sent between stretches of work
+// that write nothing) only asks whether to go on.
 using ExportEmit = std::function<bool(std::string chunk, uint64_t rows)>;
 
 // Runs a validated request. OK once the last chunk (with the closing of a

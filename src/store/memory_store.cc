@@ -190,6 +190,7 @@ absl::Status MemoryStore::ScanEvents(
   }
   std::vector<std::pair<uint64_t, EventRecord>> batch;
   while (cursor < upto) {
+    if (query.keep_going && !query.keep_going()) return absl::OkStatus();
     batch.clear();
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -119,6 +119,10 @@ struct EventQuery {
   // Only events with seq in (after_seq, upto_seq]; upto_seq 0 = no bound.
   uint64_t after_seq = 0;
   uint64_t upto_seq = 0;
+  // When set, asked between stretches of rows (windows of seqs) whether to go
+  // on: false ends the scan (OK), even when no row matched for a long while —
+  // so a reader that went away stops a scan whose filter matches nothing.
+  std::function<bool()> keep_going;
 };
 
 // One row of the rollups a RollupSink keeps: the store persists it as an

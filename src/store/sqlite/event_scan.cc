@@ -103,11 +103,12 @@ class EventScanConnection {
 // ScanEvents on the caller's thread: the windows (start + k * window, ...]
 // up to `upto`, one after the other.
 absl::Status ScanWindowsInline(EventScanConnection& scan, uint64_t start, uint64_t upto,
-                               uint64_t window,
+                               uint64_t window, const std::function<bool()>& keep_going,
                                const std::function<bool(uint64_t, const EventRecord&)>& fn) {
   EventRecord record;
   absl::Status decoded;
   for (uint64_t lo = start; lo < upto;) {
+    if (keep_going && !keep_going()) return absl::OkStatus();
     const uint64_t hi = lo + std::min(upto - lo, window);
     absl::StatusOr<bool> more = scan.ReadWindow(lo, hi, [&](sqlite3_stmt* row) {
       decoded = ReadEventRow(row, &record);
@@ -154,6 +155,8 @@ class ParallelEventScan {
       workers_[t].thread = std::thread([this, t] { Work(t); });
     }
     for (uint64_t k = 0; k < windows_; ++k) {
+      // Asked here, on the caller's thread, between windows.
+      if (query_.keep_going && !query_.keep_going()) return absl::OkStatus();
       Worker& worker = workers_[k % workers_.size()];
       bool window_done = false;
       while (!window_done) {
@@ -301,7 +304,7 @@ absl::Status ScanEventsIn(const std::string& path, const EventQuery& query, uint
   if (*first == 0 || *first > upto) return absl::OkStatus();
   const uint64_t start = *first - 1;
   if (threads <= 1 || upto - start <= window) {
-    return ScanWindowsInline(**scan, start, upto, window, fn);
+    return ScanWindowsInline(**scan, start, upto, window, query.keep_going, fn);
   }
   scan->reset();  // each thread opens its own
   return ParallelEventScan(path, query, start, upto, window, threads).Run(fn);
