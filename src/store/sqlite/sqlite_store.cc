@@ -1309,6 +1309,46 @@ absl::StatusOr<uint64_t> SqliteStore::DeleteEvents(Micros before, uint64_t upto_
   return total;
 }
 
+// Only an archived event fits back where it was: at or below the latest
+// checkpoint, if any (so Replay never applies its effects again), at or below
+// rollup_seq when the rollups were ever persisted (they still hold it, and the
+// next open would fold it again), and never over a record of another kind.
+absl::Status SqliteStore::CheckRestorable(
+    const std::vector<std::pair<uint64_t, EventRecord>>& events) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  sqlite3* db = db_.get();
+  absl::StatusOr<Statement> checkpoint =
+      Statement::Prepare(db, "SELECT ifnull(max(seq), 0) FROM checkpoints", path_);
+  if (!checkpoint.ok()) return checkpoint.status();
+  uint64_t bound = LastSeq();
+  if (sqlite3_step(checkpoint->get()) == SQLITE_ROW && sqlite3_column_int64(checkpoint->get(), 0) > 0) {
+    bound = std::min(bound, static_cast<uint64_t>(sqlite3_column_int64(checkpoint->get(), 0)));
+  }
+  if (writer_->rollup_seq() > 0) bound = std::min(bound, writer_->rollup_seq());
+  absl::StatusOr<Statement> taken = Statement::Prepare(
+      db,
+      "SELECT 1 FROM ledger WHERE seq = ?1 UNION ALL SELECT 1 FROM audit WHERE seq = ?1"
+      " UNION ALL SELECT 1 FROM alerts WHERE seq = ?1"
+      " UNION ALL SELECT 1 FROM checkpoints WHERE seq = ?1",
+      path_);
+  if (!taken.ok()) return taken.status();
+  for (const auto& [seq, record] : events) {
+    if (seq > bound) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "RestoreEvents: seq ", seq, " is after the latest checkpoint and persisted rollups (seq ",
+          bound, "): only archived events can be put back; import other events as new ones"));
+    }
+    taken->Uint(1, seq);
+    const int rc = sqlite3_step(taken->get());
+    sqlite3_reset(taken->get());
+    if (rc == SQLITE_ROW) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "RestoreEvents: seq ", seq, " holds another kind of record, not an archived event"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<uint64_t> SqliteStore::RestoreEvents(
     const std::vector<std::pair<uint64_t, EventRecord>>& events) {
   TALLY_SQLITE_RETURN_IF_ERROR(Failure());
@@ -1326,6 +1366,7 @@ absl::StatusOr<uint64_t> SqliteStore::RestoreEvents(
   // A seq still queued is committed first, so that it is skipped here rather
   // than colliding with the writer's insert.
   TALLY_SQLITE_RETURN_IF_ERROR(WaitDurable(max_seq));
+  TALLY_SQLITE_RETURN_IF_ERROR(CheckRestorable(events));
   uint64_t inserted = 0;
   const auto chunk = static_cast<size_t>(Writer::kRetentionChunk);
   for (size_t i = 0; i < events.size(); i += chunk) {

@@ -163,6 +163,10 @@ class SqliteStore final : public Store {
   SqliteStore(const SqliteStoreOptions& options, std::string path, DbHandle db,
               std::unique_ptr<Writer> writer, std::unique_ptr<Reader> reader, uint64_t last_seq);
 
+  // InvalidArgumentError unless every seq of `events` could be an archived
+  // event's (sqlite_store.cc says why).
+  absl::Status CheckRestorable(const std::vector<std::pair<uint64_t, EventRecord>>& events);
+
   // The store's write error, if it has failed.
   absl::Status Failure() const ABSL_LOCKS_EXCLUDED(queue_mu_);
 

@@ -1845,6 +1845,25 @@ TEST_F(SqliteStoreTest, ReplayFromBeforeDeletedEventsIsRefusedUntilTheyAreRestor
   EXPECT_EQ(ReplayAll(*store).size(), 36u);
 }
 
+// Only an archived event fits back: never over another kind of record.
+TEST_F(SqliteStoreTest, RestoreRefusesSeqsOfOtherRecords) {
+  auto store = OpenOrDie();
+  testing::AppendScanFixture(*store);
+  uint64_t ledger_seq = 0;
+  for (const auto& [seq, record] : ReplayAll(*store)) {
+    if (std::holds_alternative<LedgerRecord>(record)) ledger_seq = seq;
+  }
+  ASSERT_GT(ledger_seq, 0u);
+  EventRecord intruder;
+  intruder.event.id = "x";
+  intruder.event.subject = "mallory";
+  intruder.event.type = "api";
+  intruder.event.time = 1;
+  absl::StatusOr<uint64_t> r = store->RestoreEvents({{ledger_seq, intruder}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  EXPECT_EQ(ReplayAll(*store).size(), 36u) << "nothing was inserted";
+}
+
 // A scan reads beside the writer and the shared reader, and sees the events
 // durable when it started.
 TEST_F(SqliteStoreTest, ScanEventsHoldsUpNeitherTheWriterNorTheReads) {
