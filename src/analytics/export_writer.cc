@@ -40,58 +40,6 @@ void AppendUint(uint64_t v, std::string& out) {
   out.append(buf, r.ptr);
 }
 
-// RFC 3339 as FormatRfc3339 writes it, without its allocation: the date
-// parts of the last two days seen are cached (an export's rows come day after
-// day, and a row's event time and receive time may be on different days).
-void AppendTime(Micros t, std::string& out) {
-  struct CachedDate {
-    int64_t day = INT64_MIN;
-    char text[10];
-  };
-  thread_local CachedDate cache[2];
-  thread_local int next = 0;  // the entry to replace
-  int64_t day = t / kMicrosPerDay;
-  Micros of_day = t % kMicrosPerDay;
-  if (of_day < 0) {
-    --day;
-    of_day += kMicrosPerDay;
-  }
-  const CachedDate* date = cache[0].day == day ? &cache[0] : cache[1].day == day ? &cache[1] : nullptr;
-  if (date == nullptr) {
-    const std::string midnight = FormatRfc3339(day * kMicrosPerDay);
-    // Years outside 0..9999 (or the open ends of time): the slow path.
-    if (midnight.size() != 20 || midnight[4] != '-') {
-      out += FormatRfc3339(t);
-      return;
-    }
-    CachedDate& entry = cache[next];
-    next ^= 1;
-    std::memcpy(entry.text, midnight.data(), 10);
-    entry.day = day;
-    date = &entry;
-  }
-  char buf[32];
-  std::memcpy(buf, date->text, 10);
-  auto put = [](char* at, int64_t v, int width) {
-    for (int i = width - 1; i >= 0; --i, v /= 10) at[i] = static_cast<char>('0' + v % 10);
-  };
-  const int64_t seconds = of_day / kMicrosPerSecond;
-  const int64_t fraction = of_day % kMicrosPerSecond;
-  buf[10] = 'T';
-  put(buf + 11, seconds / 3600, 2);
-  buf[13] = ':';
-  put(buf + 14, seconds / 60 % 60, 2);
-  buf[16] = ':';
-  put(buf + 17, seconds % 60, 2);
-  int n = 19;
-  if (fraction != 0) {
-    buf[n++] = '.';
-    put(buf + n, fraction, 6);
-    n += 6;
-  }
-  buf[n++] = 'Z';
-  out.append(buf, static_cast<size_t>(n));
-}
 
 // ,"key":"value" (the comma unless first).
 void JsonKey(std::string_view key, bool& first, std::string& out) {
@@ -369,9 +317,9 @@ void AppendEventJson(uint64_t seq, const EventRecord& r, std::string& out) {
   JsonKey("type", first, out);
   AppendJsonQuoted(e.type, out);
   out += ",\"time\":\"";
-  AppendTime(e.time, out);
+  AppendRfc3339(e.time, out);
   out += "\",\"received\":\"";
-  AppendTime(r.received, out);
+  AppendRfc3339(r.received, out);
   out += "\",\"origin\":\"";
   out.append(OriginName(r.origin));
   out += '"';
@@ -432,9 +380,9 @@ void AppendEventCsv(uint64_t seq, const EventRecord& r, std::string& out) {
   out += ',';
   AppendCsvField(e.type, out);
   out += ',';
-  AppendTime(e.time, out);
+  AppendRfc3339(e.time, out);
   out += ',';
-  AppendTime(r.received, out);
+  AppendRfc3339(r.received, out);
   out += ',';
   out.append(OriginName(r.origin));
   out += ',';
@@ -626,9 +574,9 @@ void ExportWriter::AddUsage(std::string_view subject, std::string_view type, con
     out += ',';
     AppendCsvField(type, out);
     out += ',';
-    AppendTime(bucket.start, out);
+    AppendRfc3339(bucket.start, out);
     out += ',';
-    AppendTime(bucket.end, out);
+    AppendRfc3339(bucket.end, out);
     out += ',';
     AppendInt(u.events, out);
     out += ',';
@@ -644,9 +592,9 @@ void ExportWriter::AddUsage(std::string_view subject, std::string_view type, con
     out += ",\"type\":";
     AppendJsonQuoted(type, out);
     out += ",\"start\":\"";
-    AppendTime(bucket.start, out);
+    AppendRfc3339(bucket.start, out);
     out += "\",\"end\":\"";
-    AppendTime(bucket.end, out);
+    AppendRfc3339(bucket.end, out);
     out += "\",\"events\":";
     AppendInt(u.events, out);
     out += ",\"errors\":";

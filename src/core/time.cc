@@ -121,8 +121,8 @@ bool ReadOffset(Reader& in, int* offset_minutes) {
 
 }  // namespace
 
-std::string FormatRfc3339(Micros t) {
-  if (t == kBeginningOfTime || t == kEndOfTime) return "";
+void AppendRfc3339(Micros t, std::string& out) {
+  if (t == kBeginningOfTime || t == kEndOfTime) return;
   int64_t days = t / kMicrosPerDay;
   Micros of_day = t % kMicrosPerDay;
   if (of_day < 0) {
@@ -143,7 +143,8 @@ std::string FormatRfc3339(Micros t) {
       n += std::snprintf(buf + n, sizeof(buf) - n, ".%06lld", static_cast<long long>(fraction));
     }
     buf[n++] = 'Z';
-    return std::string(buf, n);
+    out.append(buf, n);
+    return;
   }
   // Digit by digit: this runs several times for every API response.
   char buf[32];
@@ -168,7 +169,13 @@ std::string FormatRfc3339(Micros t) {
     n += 6;
   }
   buf[n++] = 'Z';
-  return std::string(buf, n);
+  out.append(buf, n);
+}
+
+std::string FormatRfc3339(Micros t) {
+  std::string out;
+  AppendRfc3339(t, out);
+  return out;
 }
 
 std::optional<Micros> ParseRfc3339(std::string_view text) {

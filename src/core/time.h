@@ -31,6 +31,10 @@ inline constexpr Micros kEndOfTime = std::numeric_limits<Micros>::max();
 // seconds only when non-zero). kBeginningOfTime and kEndOfTime format as "".
 std::string FormatRfc3339(Micros t);
 
+// FormatRfc3339(t) appended to `out`, without allocating (exports write
+// millions of times).
+void AppendRfc3339(Micros t, std::string& out);
+
 // Parses an RFC 3339 timestamp ("2026-03-08T02:30:00-05:00", "...Z",
 // fractional seconds up to microseconds). Returns nullopt on anything else.
 std::optional<Micros> ParseRfc3339(std::string_view text);

@@ -6,7 +6,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <dirent.h>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -22,25 +21,9 @@ namespace {
 constexpr int kEvents = 1'000'000;
 constexpr int kBatch = 10'000;
 
-// Resident memory of the server process in KiB (found by its directory on
-// its command line), or -1.
+// Resident memory in KiB of the server process, or -1.
 int64_t ServerRssKib(const ServerProcess& server) {
-  DIR* proc = opendir("/proc");
-  if (proc == nullptr) return -1;
-  int64_t rss = -1;
-  while (dirent* e = readdir(proc)) {
-    const std::string pid = e->d_name;
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream cmdline("/proc/" + pid + "/cmdline", std::ios::binary);
-    const std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    if (args.find(server.dir()) == std::string::npos || args.find("serve") == std::string::npos) continue;
-    std::ifstream status("/proc/" + pid + "/status");
-    for (std::string line; std::getline(status, line);) {
-      if (line.rfind("VmRSS:", 0) == 0) rss = std::stoll(line.substr(6));
-    }
-  }
-  closedir(proc);
-  return rss;
+  return static_cast<int64_t>(ProcStatus(server.pid(), "VmRSS"));
 }
 
 std::string Iso(int64_t seconds) {

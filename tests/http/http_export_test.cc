@@ -3,7 +3,6 @@
 // JSON with Boost.JSON, who may export what, parameter errors, and streams
 // that clients abandon (no leaked producer thread, the server keeps serving,
 // SIGTERM still drains). The million-row run is export_million_test.cc.
-#include <dirent.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -151,24 +150,9 @@ std::vector<Row> Rows(const std::string& format, const std::string& body, const 
   return rows;
 }
 
-// Threads of the server process (found by its directory on its command line).
+// Threads of the server process, or -1.
 int ServerThreads(const ServerProcess& server) {
-  DIR* proc = opendir("/proc");
-  if (proc == nullptr) return -1;
-  int threads = -1;
-  while (dirent* e = readdir(proc)) {
-    const std::string pid = e->d_name;
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream cmdline("/proc/" + pid + "/cmdline", std::ios::binary);
-    const std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    if (args.find(server.dir()) == std::string::npos || args.find("serve") == std::string::npos) continue;
-    std::ifstream status("/proc/" + pid + "/status");
-    for (std::string line; std::getline(status, line);) {
-      if (line.rfind("Threads:", 0) == 0) threads = std::stoi(line.substr(8));
-    }
-  }
-  closedir(proc);
-  return threads;
+  return static_cast<int>(ProcStatus(server.pid(), "Threads"));
 }
 
 class HttpExportTest : public ::testing::Test {

@@ -69,6 +69,8 @@ class ServerProcess {
   // SIGKILL and reap.
   void Kill();
   bool running() const { return pid_ > 0; }
+  // The server's process id (-1 when not running).
+  pid_t pid() const { return pid_; }
 
   // "127.0.0.1:PORT" while running.
   const std::string& address() const { return address_; }

@@ -333,4 +333,14 @@ double MetricValue(const std::string& metrics, const std::string& prefix) {
   return -1;
 }
 
+int64_t ProcStatus(pid_t pid, std::string_view field) {
+  if (pid <= 0) return -1;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  const std::string prefix = std::string(field) + ":";
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind(prefix, 0) == 0) return std::stoll(line.substr(prefix.size()));
+  }
+  return -1;
+}
+
 }  // namespace tally::http_test

@@ -82,6 +82,10 @@ std::optional<std::vector<SfItem>> ParseSfList(std::string_view text, std::strin
 // labels, e.g. "tally_events_total"), or -1.
 double MetricValue(const std::string& metrics, const std::string& prefix);
 
+// A number from /proc/<pid>/status, e.g. "VmRSS" (KiB) or "Threads"; -1 if
+// the process or the field is not there.
+int64_t ProcStatus(pid_t pid, std::string_view field);
+
 }  // namespace tally::http_test
 
 #endif  // TALLY_TESTS_HTTP_TEST_SUPPORT_H_
