@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "analytics/archive_io.h"
 #include "analytics/event_file.h"
+#include "core/log.h"
 
 namespace tally {
 namespace {
@@ -204,15 +205,6 @@ std::string ArchiveDirFor(const RetentionOptions& retention, const std::string& 
   return (fs::path(data_dir) / "archive").string();
 }
 
-std::string WithThousands(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
 
 std::string DescribeArchiveRun(const ArchiveResult& result, Micros cutoff, double seconds) {
   const std::string date = FormatRfc3339(cutoff);

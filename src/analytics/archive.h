@@ -107,9 +107,6 @@ std::string ArchiveDirFor(const RetentionOptions& retention, const std::string& 
 // from the database", or "no events older than ... to archive".
 std::string DescribeArchiveRun(const ArchiveResult& result, Micros cutoff, double seconds);
 
-// 1234567 -> "1,234,567".
-std::string WithThousands(uint64_t n);
-
 // How many rows RestoreArchive and the importer hand the store at a time.
 inline constexpr size_t kRestoreBatch = 10'000;
 

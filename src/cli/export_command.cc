@@ -15,22 +15,13 @@
 #include "analytics/exporter.h"
 #include "cli/command.h"
 #include "core/clock.h"
+#include "core/log.h"
 
 namespace tally::cli {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// 1234567 -> "1,234,567".
-std::string Grouped(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
 
 // 812345.6 -> "812K".
 std::string Rate(double per_s) {
@@ -148,7 +139,7 @@ int RunExportCommand(const ParsedFlags& flags) {
     if (now - last_report >= std::chrono::seconds(1)) {
       last_report = now;
       const double s = std::chrono::duration<double>(now - start).count();
-      std::fprintf(stderr, "%sexported %s rows, %s rows/s%s", tty ? "\r" : "", Grouped(rows).c_str(),
+      std::fprintf(stderr, "%sexported %s rows, %s rows/s%s", tty ? "\r" : "", WithThousands(rows).c_str(),
                    Rate(static_cast<double>(rows) / s).c_str(), tty ? "" : "\n");
     }
     return true;
@@ -162,7 +153,7 @@ int RunExportCommand(const ParsedFlags& flags) {
                                                std::strerror(errno)
                                          : std::string(status.message());
     if (!to_stdout) std::remove(temp.c_str());
-    return Fail("export failed after " + Grouped(rows) + " rows: " + why);
+    return Fail("export failed after " + WithThousands(rows) + " rows: " + why);
   }
   if (!to_stdout && std::rename(temp.c_str(), output.c_str()) != 0) {
     const std::string why = std::strerror(errno);
@@ -170,8 +161,8 @@ int RunExportCommand(const ParsedFlags& flags) {
     return Fail("cannot write " + output + ": " + why);
   }
   // rows: the last chunk carries the final count.
-  std::fprintf(stderr, "exported %s rows (%s bytes) %s%s in %.1f s, %s rows/s\n", Grouped(rows).c_str(),
-               Grouped(bytes).c_str(), to_stdout ? "to stdout" : "to ", to_stdout ? "" : output.c_str(),
+  std::fprintf(stderr, "exported %s rows (%s bytes) %s%s in %.1f s, %s rows/s\n", WithThousands(rows).c_str(),
+               WithThousands(bytes).c_str(), to_stdout ? "to stdout" : "to ", to_stdout ? "" : output.c_str(),
                seconds, Rate(seconds > 0 ? static_cast<double>(rows) / seconds : 0).c_str());
   return kExitOk;
 }

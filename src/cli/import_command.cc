@@ -11,6 +11,7 @@
 #include "analytics/event_import.h"
 #include "cli/command.h"
 #include "core/clock.h"
+#include "core/log.h"
 
 namespace tally::cli {
 namespace {

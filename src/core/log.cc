@@ -17,4 +17,14 @@ void Log(LogLevel level, std::string_view message) {
                message.data());
 }
 
+std::string WithThousands(uint64_t n) {
+  const std::string digits = std::to_string(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 }  // namespace tally

@@ -6,6 +6,8 @@
 #ifndef TALLY_CORE_LOG_H_
 #define TALLY_CORE_LOG_H_
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace tally {
@@ -16,6 +18,9 @@ void Log(LogLevel level, std::string_view message);
 inline void LogInfo(std::string_view message) { Log(LogLevel::kInfo, message); }
 inline void LogWarning(std::string_view message) { Log(LogLevel::kWarning, message); }
 inline void LogError(std::string_view message) { Log(LogLevel::kError, message); }
+
+// 1234567 -> "1,234,567", for counts in log lines and progress lines.
+std::string WithThousands(uint64_t n);
 
 }  // namespace tally
 
