@@ -61,6 +61,10 @@ int RunServe(const ParsedFlags& flags) {
           (rt.config.storage.durability == Durability::kStrict ? "strict" : "relaxed") + ", " +
           std::to_string(rt.engine->Stats().subjects) + " subjects, " +
           std::to_string(rt.engine->Stats().events) + " events recovered");
+  const RollupStats rollups = rt.rollups->Stats();
+  LogInfo("usage history: " + WithThousands(rollups.cells) + " hour cells of " +
+          WithThousands(rollups.subjects) + " subjects loaded, " + WithThousands(rollups.folded) +
+          " events folded again (written after the last persist)");
   SystemClock clock;
   if (absl::Status s = Serve(*rt.engine, *rt.store, clock, params, ProcessEnv()); !s.ok()) {
     return FailStatus(s);
