@@ -114,22 +114,7 @@ absl::TimeZone Zone(const std::string& name) {
   return tz;
 }
 
-// --- JSON helpers -------------------------------------------------------------
-
-const json::value& At(const json::value& v, std::string_view key) {
-  static const json::value kNull;
-  if (!v.is_object()) return kNull;
-  const json::value* found = v.as_object().if_contains(key);
-  return found == nullptr ? kNull : *found;
-}
-
-std::string Str(const json::value& v) {
-  return v.is_string() ? std::string(v.as_string()) : std::string();
-}
-
-int64_t Int(const json::value& v) {
-  return v.is_int64() ? v.as_int64() : (v.is_uint64() ? int64_t(v.as_uint64()) : -999);
-}
+// --- JSON helpers (At, Str, Int: test_support.h) -------------------------------
 
 double Num(const json::value& v) {
   if (v.is_double()) return v.as_double();

@@ -64,13 +64,6 @@ tier = "bulk"
   return toml;
 }
 
-const json::value& At(const json::value& v, std::string_view key) {
-  static const json::value kNull;
-  if (!v.is_object()) return kNull;
-  const json::value* found = v.as_object().if_contains(key);
-  return found == nullptr ? kNull : *found;
-}
-
 // Records the first few unexpected things seen by many threads.
 class Problems {
  public:

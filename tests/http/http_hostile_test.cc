@@ -39,13 +39,6 @@ quotas.tokens = { limit = 1_000_000_000, period = "never" }
 
 constexpr char kVictim[] = "victim";
 
-const json::value& At(const json::value& v, std::string_view key) {
-  static const json::value kNull;
-  if (!v.is_object()) return kNull;
-  const json::value* found = v.as_object().if_contains(key);
-  return found == nullptr ? kNull : *found;
-}
-
 // RFC 3339 in UTC ("Z"), or with a +HH:MM offset, of `unix_s`.
 std::string Rfc3339(int64_t unix_s, int offset_minutes = 0) {
   const time_t local = static_cast<time_t>(unix_s + offset_minutes * 60);

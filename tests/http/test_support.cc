@@ -343,4 +343,19 @@ int64_t ProcStatus(pid_t pid, std::string_view field) {
   return -1;
 }
 
+const json::value& At(const json::value& v, std::string_view key) {
+  static const json::value kNull;
+  if (!v.is_object()) return kNull;
+  const json::value* found = v.as_object().if_contains(key);
+  return found == nullptr ? kNull : *found;
+}
+
+std::string Str(const json::value& v) {
+  return v.is_string() ? std::string(v.as_string()) : std::string();
+}
+
+int64_t Int(const json::value& v) {
+  return v.is_int64() ? v.as_int64() : (v.is_uint64() ? int64_t(v.as_uint64()) : -999);
+}
+
 }  // namespace tally::http_test

@@ -80,6 +80,13 @@ std::optional<std::vector<SfItem>> ParseSfList(std::string_view text, std::strin
 
 // The value of the metric sample line that starts with `prefix` (name and
 // labels, e.g. "tally_events_total"), or -1.
+// The value at `key` of an object, or null. Points into `v`.
+const json::value& At(const json::value& v, std::string_view key);
+// A string's text, or "" for anything else.
+std::string Str(const json::value& v);
+// An integer's value, or -999 for anything else.
+int64_t Int(const json::value& v);
+
 double MetricValue(const std::string& metrics, const std::string& prefix);
 
 // A number from /proc/<pid>/status, e.g. "VmRSS" (KiB) or "Threads"; -1 if
