@@ -22,10 +22,6 @@ namespace {
 
 constexpr Micros kDay = kMicrosPerDay;
 
-HandlerResult NoRollups() {
-  return ErrorResult(absl::UnavailableError("usage analytics are not enabled on this server"));
-}
-
 json::object LatencyJson(const LatencySketch& s) {
   if (s.empty()) return json::object{{"count", 0}};
   return json::object{{"count", static_cast<int64_t>(s.count())},
@@ -55,15 +51,14 @@ json::array AlertsJson(const std::vector<AlertEntry>& alerts) {
 // GET /api/admin/usage/system
 HandlerResult SystemUsage(ServerContext& ctx, HttpRequest& request) {
   if (absl::Status s = request.query.AllowOnly({"from", "to", "tz"}); !s.ok()) return ErrorResult(s);
-  if (ctx.rollups == nullptr) return NoRollups();
+  if (ctx.rollups == nullptr) return ErrorResult(RollupsUnavailable());
   const Rollups& rollups = *ctx.rollups;
   const Micros now = ctx.clock->Now();
   absl::StatusOr<TimeRange> range = RangeParam(request, now, kDay);
   if (!range.ok()) return ErrorResult(range.status());
   absl::StatusOr<Zone> zone = ZoneParam(request, "UTC");
   if (!zone.ok()) return ErrorResult(zone.status());
-  std::vector<int> all(rollups.meters().size());
-  for (size_t m = 0; m < all.size(); ++m) all[m] = static_cast<int>(m);
+  const std::vector<int> all = AllMeters(rollups);
 
   const Micros from = FloorHour(range->from);
   const Micros to = CeilHour(range->to);
@@ -147,7 +142,7 @@ HandlerResult UsersUsage(ServerContext& ctx, HttpRequest& request) {
       !s.ok()) {
     return ErrorResult(s);
   }
-  if (ctx.rollups == nullptr) return NoRollups();
+  if (ctx.rollups == nullptr) return ErrorResult(RollupsUnavailable());
   const Rollups& rollups = *ctx.rollups;
   absl::StatusOr<TimeRange> range = RangeParam(request, ctx.clock->Now(), 30 * kDay);
   if (!range.ok()) return ErrorResult(range.status());
@@ -217,8 +212,7 @@ HandlerResult UsersUsage(ServerContext& ctx, HttpRequest& request) {
     return a.subject.id < b.subject.id;
   });
 
-  std::vector<int> all(rollups.meters().size());
-  for (size_t m = 0; m < all.size(); ++m) all[m] = static_cast<int>(m);
+  const std::vector<int> all = AllMeters(rollups);
   const size_t first = std::min(rows.size(), static_cast<size_t>(offset->value_or(0)));
   const size_t last = std::min(rows.size(), first + static_cast<size_t>(limit->value_or(50)));
   json::array users;
@@ -379,12 +373,11 @@ json::object CapacityJson(const Rollups& rollups, Micros from, Micros to) {
 // GET /api/admin/analytics
 HandlerResult AdminAnalytics(ServerContext& ctx, HttpRequest& request) {
   if (absl::Status s = request.query.AllowOnly({"from", "to"}); !s.ok()) return ErrorResult(s);
-  if (ctx.rollups == nullptr) return NoRollups();
+  if (ctx.rollups == nullptr) return ErrorResult(RollupsUnavailable());
   const Rollups& rollups = *ctx.rollups;
   absl::StatusOr<TimeRange> range = RangeParam(request, ctx.clock->Now(), 30 * kDay);
   if (!range.ok()) return ErrorResult(range.status());
-  std::vector<int> all(rollups.meters().size());
-  for (size_t m = 0; m < all.size(); ++m) all[m] = static_cast<int>(m);
+  const std::vector<int> all = AllMeters(rollups);
   absl::flat_hash_map<std::string, Usage> totals;
   for (auto& [id, u] : rollups.SubjectTotals(range->from, range->to)) totals.emplace(id, std::move(u));
 

@@ -23,10 +23,6 @@ namespace {
 constexpr Micros kTierSpan = 30 * kMicrosPerDay;  // the span tier standings compare
 constexpr Micros kPeakSpan = 28 * kMicrosPerDay;  // four of each weekday
 
-HandlerResult NoRollups() {
-  return ErrorResult(absl::UnavailableError("usage analytics are not enabled on this server"));
-}
-
 json::array BucketsJson(const std::vector<Bucket>& series, const std::vector<int>& meters,
                         const Rollups& rollups) {
   json::array out;
@@ -52,7 +48,7 @@ HandlerResult UsageHistory(ServerContext& ctx, HttpRequest& request) {
       !s.ok()) {
     return ErrorResult(s);
   }
-  if (ctx.rollups == nullptr) return NoRollups();
+  if (ctx.rollups == nullptr) return ErrorResult(RollupsUnavailable());
   const Rollups& rollups = *ctx.rollups;
   absl::StatusOr<std::string> id = SubjectOf(request);
   if (!id.ok()) return ErrorResult(id.status());
@@ -248,7 +244,7 @@ json::object AnomalyJson(const Anomaly& a) {
 // GET /api/usage/analytics
 HandlerResult UsageAnalytics(ServerContext& ctx, HttpRequest& request) {
   if (absl::Status s = request.query.AllowOnly({"user_id", "tz", "meter", "days"}); !s.ok()) return ErrorResult(s);
-  if (ctx.rollups == nullptr) return NoRollups();
+  if (ctx.rollups == nullptr) return ErrorResult(RollupsUnavailable());
   const Rollups& rollups = *ctx.rollups;
   absl::StatusOr<std::string> id = SubjectOf(request);
   if (!id.ok()) return ErrorResult(id.status());

@@ -64,8 +64,17 @@ absl::StatusOr<Zone> ZoneParam(const HttpRequest& request, const std::string& fa
   return Zone{name, *zone};
 }
 
+absl::Status RollupsUnavailable() {
+  return absl::UnavailableError("usage analytics are not enabled on this server");
+}
+
+std::vector<int> AllMeters(const Rollups& rollups) {
+  std::vector<int> all(rollups.meters().size());
+  for (size_t m = 0; m < all.size(); ++m) all[m] = static_cast<int>(m);
+  return all;
+}
+
 absl::StatusOr<std::vector<int>> MetersParam(const HttpRequest& request, const Rollups& rollups) {
-  std::vector<int> meters;
   if (std::optional<std::string_view> name = request.query.Get("meter")) {
     const int m = rollups.MeterIndex(*name);
     if (m < 0) {
@@ -74,11 +83,9 @@ absl::StatusOr<std::vector<int>> MetersParam(const HttpRequest& request, const R
       return absl::InvalidArgumentError(
           absl::StrCat("meter: \"", std::string(*name), "\" is not a meter (meters: ", known, ")"));
     }
-    meters.push_back(m);
-  } else {
-    for (size_t m = 0; m < rollups.meters().size(); ++m) meters.push_back(static_cast<int>(m));
+    return std::vector<int>{m};
   }
-  return meters;
+  return AllMeters(rollups);
 }
 
 absl::StatusOr<std::string> TypeParam(const HttpRequest& request) {

@@ -36,6 +36,12 @@ struct Zone {
 // `tz` (an IANA name), else `fallback` (the subject's zone), else UTC.
 absl::StatusOr<Zone> ZoneParam(const HttpRequest& request, const std::string& fallback);
 
+// The usage reads' answer when the server keeps no rollups (503).
+absl::Status RollupsUnavailable();
+
+// Every meter's index, in order.
+std::vector<int> AllMeters(const Rollups& rollups);
+
 // `meter` (one name) as an index list, or every meter when absent.
 absl::StatusOr<std::vector<int>> MetersParam(const HttpRequest& request, const Rollups& rollups);
 
