@@ -16,7 +16,8 @@ namespace {
 
 int RunArchive(const ParsedFlags& flags) {
   Runtime rt;
-  if (int rc = OpenRuntime(flags, /*open_engine=*/true, rt, /*require_existing=*/true); rc != kExitOk) {
+  if (int rc = OpenRuntime(flags, /*open_engine=*/true, rt, /*require_existing=*/true,
+                           /*with_rollups=*/true); rc != kExitOk) {
     return rc;
   }
   int64_t days = rt.config.retention.events_days;

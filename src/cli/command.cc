@@ -67,7 +67,8 @@ int LoadCliConfig(const ParsedFlags& flags, Config& config) {
   return kExitOk;
 }
 
-int OpenRuntime(const ParsedFlags& flags, bool open_engine, Runtime& rt, bool require_existing) {
+int OpenRuntime(const ParsedFlags& flags, bool open_engine, Runtime& rt, bool require_existing,
+                bool with_rollups) {
   if (int rc = LoadCliConfig(flags, rt.config); rc != kExitOk) return rc;
   if (std::optional<std::string> d = flags.Get("data-dir")) {
     rt.data_dir = *d;
@@ -103,8 +104,10 @@ int OpenRuntime(const ParsedFlags& flags, bool open_engine, Runtime& rt, bool re
   SqliteStoreOptions options;
   options.dir = rt.data_dir;
   options.strict = rt.config.storage.durability == Durability::kStrict;
-  rt.rollups = std::make_unique<Rollups>(rt.config.meters);
-  options.rollups = rt.rollups.get();
+  if (with_rollups) {
+    rt.rollups = std::make_unique<Rollups>(rt.config.meters);
+    options.rollups = rt.rollups.get();
+  }
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(options);
   if (!store.ok()) {
     return Fail("cannot open data dir " + rt.data_dir + ": " +

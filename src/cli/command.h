@@ -65,7 +65,7 @@ struct Runtime {
   Config config;
   std::string data_dir;
   // Usage per subject × type × hour, kept by the store (so declared before it:
-  // the store persists them when it closes).
+  // the store persists them when it closes); null unless asked for.
   std::unique_ptr<Rollups> rollups;
   std::unique_ptr<SqliteStore> store;
   std::unique_ptr<Engine> engine;  // destroyed before `store`
@@ -77,9 +77,12 @@ struct Runtime {
 // `open_engine`, the engine. On failure prints a friendly error
 // ("tally: cannot open data dir ./x: ...") and returns the exit code;
 // kExitOk on success. With `require_existing`, a data dir without a tally.db
-// is an error instead of being created.
+// is an error instead of being created. With `with_rollups`, the store keeps
+// rt.rollups (loading every persisted cell: seconds for a large history);
+// commands that do not read usage history leave them out, and the next open
+// with them folds the events written meanwhile.
 int OpenRuntime(const ParsedFlags& flags, bool open_engine, Runtime& rt,
-                bool require_existing = false);
+                bool require_existing = false, bool with_rollups = false);
 
 // Parses "k=v" items (each value may itself be "a=1,b=2") into event data;
 // on failure sets `error` to e.g. "data.chars: must be a non-negative integer".

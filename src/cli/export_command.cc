@@ -88,7 +88,8 @@ int RunExportCommand(const ParsedFlags& flags) {
   req.tz = flags.Get("tz").value_or("");
 
   Runtime rt;
-  if (int rc = OpenRuntime(flags, /*open_engine=*/false, rt, /*require_existing=*/true); rc != kExitOk) {
+  if (int rc = OpenRuntime(flags, /*open_engine=*/false, rt, /*require_existing=*/true,
+                           /*with_rollups=*/true); rc != kExitOk) {
     return rc;
   }
   if (std::optional<std::string> meters = flags.Get("meter")) {

@@ -67,7 +67,8 @@ int RunImport(const ParsedFlags& flags) {
     return kExitUsage;
   }
   Runtime rt;
-  if (int rc = OpenRuntime(flags, /*open_engine=*/false, rt, /*require_existing=*/true); rc != kExitOk) {
+  if (int rc = OpenRuntime(flags, /*open_engine=*/false, rt, /*require_existing=*/true,
+                           /*with_rollups=*/true); rc != kExitOk) {
     return rc;
   }
   options.archive_dir = ArchiveDirFor(rt.config.retention, rt.data_dir);

@@ -53,7 +53,8 @@ int RunServe(const ParsedFlags& flags) {
   params.port_file = flags.Get("port-file").value_or("");
 
   Runtime rt;
-  if (int rc = OpenRuntime(flags, /*open_engine=*/true, rt); rc != kExitOk) return rc;
+  if (int rc = OpenRuntime(flags, /*open_engine=*/true, rt, /*require_existing=*/false,
+                           /*with_rollups=*/true); rc != kExitOk) return rc;
   params.data_dir = rt.data_dir;
   params.rollups = rt.rollups.get();
   params.retention = rt.config.retention;
