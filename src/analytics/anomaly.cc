@@ -69,7 +69,7 @@ std::vector<Anomaly> ScoreSubjectHour(const Rollups& rollups, const std::string&
     a.value = static_cast<int64_t>(x);
     a.median = s->median;
     a.mad = s->mad;
-    a.z = s->z;
+    a.z = Finite(s->z);
     const double delta = std::abs(x - s->median);
     // A subject idle most hours has median 0, and any use scores infinite:
     // then only an hour beyond twice its busiest hour of the baseline counts.
@@ -114,7 +114,7 @@ AlertRecord AnomalyAlert(const Anomaly& a, Micros now) {
   r.meter = a.meter;
   r.hour = a.hour;
   r.detail = absl::StrCat("{\"value\":", a.value, ",\"median\":", a.median, ",\"mad\":", a.mad,
-                          ",\"z\":", Finite(a.z), ",\"direction\":\"",
+                          ",\"z\":", a.z, ",\"direction\":\"",
                           a.value > a.median ? "spike" : "drop", "\"}");
   return r;
 }

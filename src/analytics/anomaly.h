@@ -42,7 +42,7 @@ struct Anomaly {
   int64_t value = 0;
   double median = 0;
   double mad = 0;
-  double z = 0;
+  double z = 0;  // ±1e9 against a flat baseline (JSON has no infinity)
   bool flagged = false;
 };
 

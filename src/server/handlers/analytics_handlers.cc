@@ -237,7 +237,7 @@ json::object TierStandingJson(ServerContext& ctx, const Subject& subject, const 
 json::object AnomalyJson(const Anomaly& a) {
   return json::object{{"meter", a.meter},       {"hour", TimeJson(a.hour)}, {"value", a.value},
                       {"median", a.median},     {"mad", a.mad},
-                      {"z", std::isinf(a.z) ? (a.z > 0 ? 1e9 : -1e9) : a.z},
+                      {"z", a.z},
                       {"direction", a.value > a.median ? "spike" : "drop"}};
 }
 
