@@ -187,7 +187,9 @@ class Store {
   // thread, before WhenDurable returns. Otherwise the writer thread calls it
   // right after the commit that made the ticket durable (or the failure),
   // outside any store lock. Callbacks are called in ticket order (equal
-  // tickets: in the order registered): one for an already durable ticket runs
+  // tickets: in the order registered), among those registered before either
+  // is called (one registered late for an earlier ticket runs after the later
+  // ones already called): one for an already durable ticket runs
   // inline unless a callback for an earlier or the same ticket is still
   // waiting to be called; then it is queued behind them.
   //
